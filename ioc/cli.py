@@ -1,0 +1,420 @@
+"""The `ioc` command line. Other rooms add commands through entry points
+(groups `ioc.commands` and `ioc.bench`), so this core never imports them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from ioc.settings import ConfigError, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+class Ctx:
+    """Lazily built settings shared by subcommands."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(**self.overrides)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class PluginGroup(click.Group):
+    """A click group that also lists commands registered under an entry-point group."""
+
+    def __init__(self, *args: Any, plugin_group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugin_group = plugin_group
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group=self.plugin_group)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # A room whose module fails to import must not hide every other command.
+        rows = []
+        for name in self.list_commands(ctx):
+            try:
+                cmd = self.get_command(ctx, name)
+            except Exception as exc:
+                rows.append((name, f"(unavailable: {exc})"))
+                continue
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            return cmd
+        ep = self._plugins().get(name)
+        return ep.load() if ep is not None else None
+
+
+@click.group(cls=PluginGroup, plugin_group="ioc.commands")
+@click.option("--db-url", envvar=None, help="Store URL (overrides IOC_DB_URL).")
+@click.option("--mqtt-url", envvar=None, help="Broker URL or 'embedded' (overrides IOC_MQTT_URL).")
+@click.option("--data-dir", envvar=None, type=click.Path(file_okay=False), help="Data directory.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(package_name="ioc-dashboard")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, mqtt_url: str | None, data_dir: str | None,
+        verbose: int) -> None:
+    """Intelligent Operations Centre: ingest, store and show events of Vietnamese provinces."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx({"db_url": db_url, "mqtt_url": mqtt_url, "data_dir": data_dir})
+
+
+# --- db ---------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Create, migrate and inspect the store."""
+
+
+def _open(ctx: Ctx, migrate: bool = False):
+    from ioc.store import StoreError, open_store
+
+    try:
+        return open_store(ctx.settings.db_url, migrate=migrate)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@db.command("init")
+@pass_ctx
+def db_init(ctx: Ctx) -> None:
+    """Create the schema (same as migrate on an empty store)."""
+    _migrate(ctx)
+
+
+@db.command("migrate")
+@pass_ctx
+def db_migrate(ctx: Ctx) -> None:
+    """Apply pending migrations."""
+    _migrate(ctx)
+
+
+def _migrate(ctx: Ctx) -> None:
+    from ioc.store import StoreError
+
+    store = _open(ctx)
+    try:
+        applied = store.migrate()
+        version = store.schema_version()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if applied:
+        click.echo(f"applied migrations {', '.join(map(str, applied))}; schema at version {version}")
+    else:
+        click.echo(f"schema already at version {version}; nothing to do")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def db_status(ctx: Ctx, as_json: bool) -> None:
+    """Backend, versions and row counts."""
+    from ioc.store import StoreError
+
+    store = _open(ctx)
+    try:
+        status = store.status()
+        if status["schema_version"]:
+            status["rows"] = store.table_counts()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False, indent=2, default=str))
+        return
+    for key, value in status.items():
+        if key == "rows":
+            click.echo("rows:")
+            for table, n in value.items():
+                click.echo(f"  {table:<18} {n:>12,}")
+        else:
+            click.echo(f"{key:<17} {value}")
+    if status["schema_version"] < status["latest_migration"]:
+        click.echo("schema is behind: run `ioc db migrate`")
+
+
+# --- geo --------------------------------------------------------------------------
+
+
+@cli.group()
+def geo() -> None:
+    """Provinces, communes and point lookups."""
+
+
+def _fmt_int(value: int | None) -> str:
+    return f"{value:,}".replace(",", ".") if value is not None else "—"
+
+
+@geo.command("province")
+@click.argument("code")
+@click.option("--communes", "list_communes", is_flag=True, help="List the communes too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def geo_province(code: str, list_communes: bool, as_json: bool) -> None:
+    """Show a province by its 2-digit code (e.g. 68 for Lâm Đồng)."""
+    from ioc.geo import geography
+
+    g = geography()
+    if not g.is_province(code.zfill(2)):
+        raise click.ClickException(
+            f"unknown province code {code!r}; valid codes: {', '.join(sorted(g.provinces))}"
+        )
+    p = g.province(code.zfill(2))
+    communes = g.communes_of(p.code)
+    if as_json:
+        out = {
+            "code": p.code, "name": p.name, "short_name": p.short_name, "type": p.type,
+            "lat": p.lat, "lon": p.lon, "area_km2": p.area_km2, "population": p.population,
+            "commune_count": len(communes),
+            "commune_population": sum(c.population or 0 for c in communes),
+        }
+        if list_communes:
+            out["communes"] = [
+                {"code": c.code, "name": c.name, "type": c.type, "population": c.population}
+                for c in communes
+            ]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{p.code}  {p.name}")
+    click.echo(f"  loại              {p.type}")
+    click.echo(f"  trung tâm         {p.lat:.4f}, {p.lon:.4f}")
+    click.echo(f"  diện tích         {_fmt_int(round(p.area_km2))} km²")
+    click.echo(f"  quy mô dân số     {_fmt_int(p.population)} người")
+    kinds: dict[str, int] = {}
+    for c in communes:
+        kinds[c.type] = kinds.get(c.type, 0) + 1
+    detail = ", ".join(f"{n} {t}" for t, n in sorted(kinds.items()))
+    click.echo(f"  đơn vị cấp xã     {len(communes)} ({detail})")
+    if list_communes:
+        for c in communes:
+            click.echo(f"    {c.code}  {c.name:<40} {_fmt_int(c.population):>10}")
+
+
+@geo.command("locate")
+@click.argument("lat", type=float)
+@click.argument("lon", type=float)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def geo_locate(lat: float, lon: float, as_json: bool) -> None:
+    """Find the commune at a point (decimal degrees, WGS84)."""
+    from ioc.geo import geography
+
+    g = geography()
+    c = g.locate(lat, lon)
+    if c is None:
+        raise click.ClickException(f"({lat}, {lon}) is outside Vietnam")
+    p = g.province(c.province_code)
+    if as_json:
+        click.echo(json.dumps({"code": c.code, "name": c.name, "type": c.type,
+                               "province_code": p.code, "province": p.name}, ensure_ascii=False))
+        return
+    click.echo(f"{c.code}  {c.name}, {p.name} ({p.code})")
+
+
+# --- users ------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Accounts and roles (operator, leader, engineer, admin)."""
+
+
+def _actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["operator", "leader", "engineer", "admin"]), required=True)
+@click.option("--province", help="Limit the account to one province (2-digit code).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def users_add(ctx: Ctx, username: str, role: str, province: str | None, password_stdin: bool) -> None:
+    """Create an account."""
+    from ioc.auth import hash_password
+    from ioc.geo import geography
+
+    if province is not None and not geography().is_province(province):
+        raise click.BadParameter(f"unknown province code {province!r}", param_hint="--province")
+    if not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise click.BadParameter("use letters, digits, '.', '_' or '-'", param_hint="USERNAME")
+    try:
+        password_hash = hash_password(_read_password(password_stdin))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    store = _open(ctx, migrate=True)
+    try:
+        store.add_user(username, password_hash, role, province)
+        store.append_audit(_actor(), "user_add", target=username,
+                           details={"role": role, "province": province})
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    scope = f" for province {province}" if province else ""
+    click.echo(f"created {role} {username}{scope}")
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: Ctx) -> None:
+    """List accounts."""
+    store = _open(ctx, migrate=True)
+    try:
+        rows = store.list_users()
+    finally:
+        store.close()
+    click.echo(f"{'username':<20} {'role':<9} {'province':<8} {'state':<8} created (UTC)")
+    for u in rows:
+        state = "disabled" if u.disabled else "active"
+        click.echo(f"{u.username:<20} {u.role:<9} {u.province or '*':<8} {state:<8} "
+                   f"{u.created_at:%Y-%m-%d %H:%M}")
+
+
+@users.command("disable")
+@click.argument("username")
+@pass_ctx
+def users_disable(ctx: Ctx, username: str) -> None:
+    """Disable an account (it can no longer log in)."""
+    _update_user(ctx, username, "user_disable", disabled=True)
+    click.echo(f"disabled {username}")
+
+
+@users.command("enable")
+@click.argument("username")
+@pass_ctx
+def users_enable(ctx: Ctx, username: str) -> None:
+    """Enable a disabled account."""
+    _update_user(ctx, username, "user_enable", disabled=False)
+    click.echo(f"enabled {username}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def users_passwd(ctx: Ctx, username: str, password_stdin: bool) -> None:
+    """Set a new password."""
+    from ioc.auth import hash_password
+
+    try:
+        password_hash = hash_password(_read_password(password_stdin))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _update_user(ctx, username, "user_passwd", password_hash=password_hash)
+    click.echo(f"password changed for {username}")
+
+
+def _update_user(ctx: Ctx, username: str, action: str, **changes: Any) -> None:
+    store = _open(ctx, migrate=True)
+    try:
+        store.update_user(username, **changes)
+        store.append_audit(_actor(), action, target=username)
+    except KeyError:
+        raise click.ClickException(f"no user {username!r}") from None
+    finally:
+        store.close()
+
+
+# --- bench ------------------------------------------------------------------------
+
+
+@cli.group(cls=PluginGroup, plugin_group="ioc.bench")
+def bench() -> None:
+    """Benchmarks that print figures (and ratios against a peer where one exists)."""
+
+
+@bench.command("geo")
+@click.option("--lookups", default=100_000, show_default=True, help="Random points to locate.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_geo(lookups: int, as_json: bool) -> None:
+    """Point -> commune lookup rate, single and vectorised."""
+    from ioc.geo import bench_locate
+
+    result = bench_locate(lookups)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<26} {value:,.3f}" if isinstance(value, float) else f"{key:<26} {value}")
+
+
+# --- demo and broker ------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--feed", type=click.Path(exists=True, dir_okay=False), help="Feed to replay.")
+@click.option("--speed", default="1", show_default=True, help="Replay speed factor.")
+@click.option("--port", type=int, help="Web port (default IOC_HTTP_PORT, 8050).")
+@pass_ctx
+def demo(ctx: Ctx, feed: str | None, speed: str, port: int | None) -> None:
+    """Run broker, ingest, a looping sample feed and the web app together."""
+    from pathlib import Path
+
+    from ioc.demo import run_demo
+
+    run_demo(ctx.settings, feed=Path(feed) if feed else None, speed=speed, port=port)
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, help="Port (default: a free one).")
+@pass_ctx
+def broker(ctx: Ctx, port: int) -> None:
+    """Run the embedded broker (Mosquitto with the shipped config, or amqtt) in the foreground."""
+    import time
+
+    from ioc.broker import embedded_broker
+
+    with embedded_broker(ctx.settings.data_dir, port) as b:
+        click.echo(f"{b.kind} listening on {b.url}; Ctrl+C to stop")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(prog_name="ioc")
+    except KeyboardInterrupt:
+        sys.exit(130)

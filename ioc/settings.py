@@ -1,0 +1,147 @@
+"""One settings model: explicit arguments > IOC_* environment > TOML file > defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path(".ioc-data")
+DEFAULT_CONFIG_FILE = Path("ioc.toml")
+EMBEDDED_BROKER = "embedded"
+
+
+class ConfigError(Exception):
+    """Settings could not be loaded; the message says which and why."""
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("IOC_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"IOC_CONFIG points to {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of every IOC process."""
+
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR, description="Directory for the SQLite store, snapshots, broker data."
+    )
+    db_url: str = Field(
+        "",
+        description="Store URL: sqlite:///path or postgresql://user@host/db. "
+        "Empty means a SQLite file in data_dir.",
+    )
+    mqtt_url: str = Field(
+        EMBEDDED_BROKER,
+        description="Broker URL mqtt://host:port, or 'embedded' to start one in-process.",
+    )
+    topic_prefix: str = Field("ioc/v1", description="Root of the topic scheme.")
+    http_host: str = Field("127.0.0.1", description="Address the Dash app listens on.")
+    http_port: int = Field(8050, ge=1, le=65535, description="Port of the Dash app.")
+    secret_key: str = Field(
+        "",
+        description="Flask session secret. Empty: generated once into data_dir/secret_key.",
+    )
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Display time zone.")
+    language: str = Field("vi", pattern="^(vi|en)$", description="Default UI language.")
+    max_payload_bytes: int = Field(
+        64 * 1024, ge=256, description="Larger MQTT payloads are dead-lettered."
+    )
+    max_event_age_days: int = Field(
+        400, ge=1, description="Events older than this are rejected as absurd timestamps."
+    )
+    max_event_future_s: int = Field(
+        600, ge=0, description="Events further in the future than this are rejected."
+    )
+    ingest_batch_size: int = Field(2000, ge=1, description="Events per committed batch.")
+    ingest_batch_ms: int = Field(200, ge=1, description="Longest wait before a batch commits.")
+    ingest_queue_max: int = Field(
+        20000, ge=10, description="Messages held in memory per worker before it stops reading."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Prometheus metrics port of ingest (0: disabled)."
+    )
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value != EMBEDDED_BROKER and not value.startswith(("mqtt://", "tcp://")):
+            raise ValueError("must be 'embedded' or mqtt://host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _default_db(self) -> Settings:
+        if not self.db_url:
+            self.db_url = f"sqlite:///{(self.data_dir / 'ioc.db').as_posix()}"
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def session_secret(self) -> str:
+        """The configured secret, or one generated once and kept in data_dir (never in the repo)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one readable ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read configuration: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings from environment and config file."""
+    return load_settings()

@@ -1,0 +1,216 @@
+"""SQLite backend: the embedded default. WAL mode, one connection per thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ioc.events import Event
+from ioc.store.base import Store, StoreError, Tx
+
+TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+TS_COLUMNS = frozenset(
+    {
+        "ts",
+        "received_at",
+        "bucket",
+        "status_ts",
+        "last_ts",
+        "opened_at",
+        "last_event_at",
+        "acknowledged_at",
+        "resolved_at",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "heartbeat_at",
+        "last_event_ts",
+    }
+)
+JSON_COLUMNS = frozenset({"attrs", "last_attrs", "details"})
+BOOL_COLUMNS = frozenset({"disabled"})
+
+
+def to_text(ts: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order."""
+    return ts.astimezone(UTC).strftime(TS_FORMAT)
+
+
+def from_text(value: str) -> datetime:
+    """Parse what to_text wrote (or SQLite's own default timestamps)."""
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+class _SqliteTx:
+    def __init__(self, cur: sqlite3.Cursor) -> None:
+        self.cur = cur
+
+    def fetch(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cur.execute(query.replace("%s", "?"), tuple(params))
+        if self.cur.description is None:
+            return []
+        names = [d[0] for d in self.cur.description]
+        return [dict(zip(names, row, strict=True)) for row in self.cur.fetchall()]
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        self.cur.execute(query.replace("%s", "?"), tuple(params))
+        return self.cur.rowcount
+
+    def executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cur.executemany(query.replace("%s", "?"), rows)
+
+
+class SqliteStore(Store):
+    """Store in one SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+            raise ValueError("sqlite URL needs a file path: sqlite:///relative.db or sqlite:////abs.db")
+        self.path = Path(url.removeprefix("sqlite:///"))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a killed process; only a power cut may lose
+                # the last commits, which the broker then redelivers (acks follow commits).
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._conn()
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            yield _SqliteTx(cur)
+            cur.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"SQLite: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+    def _run_script(self, tx: Tx, script: str) -> None:
+        # executescript would COMMIT first; run statement by statement inside our transaction.
+        assert isinstance(tx, _SqliteTx)
+        buf = ""
+        for line in script.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                tx.cur.execute(buf)
+                buf = ""
+        if buf.strip() and not all(
+            ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()
+        ):
+            raise ValueError(f"incomplete statement at end of migration: {buf[:80]!r}")
+
+    def _has_table(self, tx: Tx, name: str) -> bool:
+        rows = tx.fetch("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", (name,))
+        return bool(rows)
+
+    def _to_db(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return to_text(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    def _from_db(self, row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for key, value in row.items():
+            if value is None:
+                continue
+            if key in TS_COLUMNS:
+                out[key] = from_text(value)
+            elif key in JSON_COLUMNS:
+                out[key] = json.loads(value)
+            elif key in BOOL_COLUMNS:
+                out[key] = bool(value)
+        return out
+
+    def _bulk_insert_events(self, tx: Tx, events: Sequence[Event]) -> list[Event]:
+        assert isinstance(tx, _SqliteTx)
+        inserted = []
+        # RETURNING tells exactly which rows were new, so rollups count each event once.
+        query = (
+            "INSERT INTO events (id, ts, source, kind, severity, province, ward, lat, lon, attrs) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, ts) DO NOTHING RETURNING id"
+        )
+        seen: set[tuple[str, datetime]] = set()
+        for e in events:
+            key = (e.id, e.ts)
+            if key in seen:
+                continue
+            seen.add(key)
+            tx.cur.execute(
+                query,
+                (
+                    e.id,
+                    to_text(e.ts),
+                    e.source,
+                    e.kind,
+                    e.severity,
+                    e.province,
+                    e.ward,
+                    e.lat,
+                    e.lon,
+                    json.dumps(e.attrs, ensure_ascii=False, separators=(",", ":")),
+                ),
+            )
+            if tx.cur.fetchone() is not None:
+                inserted.append(e)
+        return inserted
+
+    def status(self) -> dict[str, Any]:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        with self.transaction() as tx:
+            mode = tx.fetch("PRAGMA journal_mode")[0]["journal_mode"]
+        return {
+            "backend": "sqlite",
+            "url": self.url,
+            "server_version": sqlite3.sqlite_version,
+            "journal_mode": mode,
+            "file_bytes": size,
+            "schema_version": self.schema_version(),
+            "latest_migration": self.migrations()[-1][0],
+            "timescaledb": None,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
