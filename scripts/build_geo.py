@@ -1,0 +1,462 @@
+"""Build the committed geography data under ioc/geo/data from the shared sources.
+
+Run from the project root:  .venv/bin/python scripts/build_geo.py --shared ../shared
+
+Inputs: the `vietnamadminunits` package (official codes, names, centroids, areas), the
+sapnhap 2025-07-17 snapshot (population) and the Natural Earth national outline.
+Outputs: provinces.csv, communes.csv, communes.geojson, provinces.geojson and
+country.geojson in ioc/geo/data, plus tests/fixtures/unmatched_communes.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import sqlite3
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import mapping, shape
+
+from ioc.geo.locate import LON_SCALE
+from ioc.geo.names import name_key
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "ioc" / "geo" / "data"
+DEFAULT_FIXTURES = ROOT / "tests" / "fixtures"
+SAPNHAP_SOURCE = "sapnhap-2025-07-17"
+WARD_CSV = "data/sapnhap-ward-2025-07-17.csv"
+PROVINCE_CSV = "data/sapnhap-province-2025-07-17.csv"
+OUTLINE = "geo/vietnam-outline-ne10m.geojson"
+
+KM = 1 / 111.32  # degrees of latitude per km; plane units are latitude degrees
+# A name match whose centroids disagree by more than this is treated as a wrong pair.
+MAX_PAIR_DISTANCE_KM = 2.0
+# Centroids this close outside the coarse 1:10m outline are coastline/border error: bridge them.
+COAST_GAP_KM = 5.0
+BRIDGE_HALF_WIDTH_KM = 0.5
+MIN_ISLAND_RADIUS_KM = 2.0
+# Archipelago special zones get a disc large enough to be seen on a national map.
+ARCHIPELAGO_RADIUS_KM = 12.0
+ARCHIPELAGOS = ("Hoàng Sa", "Trường Sa")
+# Points this far outside the land still count as in Vietnam (coastal waters, coarse coast).
+COUNTRY_MARGIN_KM = 3.0
+DECIMALS = 5  # ~1 m: keeps lookups and drawn borders in step at ~1.1 MB for all communes
+GRID = 10.0**-DECIMALS
+COUNTRY_SIMPLIFY = 0.005
+
+UNMATCHED_FIELDS = ["side", "code", "province_code", "province", "name", "reason"]
+
+
+# ---------------------------------------------------------------- tabular sources
+
+
+def official_db_path() -> Path:
+    """Path of the SQLite dataset bundled with vietnamadminunits."""
+    import vietnamadminunits
+
+    return Path(vietnamadminunits.__file__).parent / "data" / "dataset.db"
+
+
+def load_official(db_path: Path | None = None) -> pd.DataFrame:
+    """The 3,321 communes of the official 2025 list, one row each."""
+    query = (
+        "SELECT provinceCode, province, provinceShort, provinceLat, provinceLon, wardCode, ward,"
+        " wardShort, wardType, wardLat, wardLon, wardAreaKm2 FROM admin_units ORDER BY wardCode"
+    )
+    with sqlite3.connect(db_path or official_db_path()) as conn:
+        return pd.read_sql_query(query, conn)
+
+
+def read_shared_csv(shared: Path, relative: str) -> pd.DataFrame:
+    """Read a sapnhap CSV with every column as text (numbers use Vietnamese separators)."""
+    return pd.read_csv(shared / relative, dtype=str, keep_default_na=False)
+
+
+def parse_count(text: str) -> int | None:
+    """A head count written "8.718.000", "30,509" or "102136"; None for "đang cập nhật" etc."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+|\d+", text):
+        return int(re.sub(r"[.,]", "", text))
+    return None
+
+
+def parse_vi_decimal(text: str) -> float | None:
+    """A number written "3.359,80" (dot thousands, comma decimals)."""
+    text = text.strip().replace(".", "").replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def province_codes_by_key(official: pd.DataFrame) -> dict[str, str]:
+    """Official province code by normalised province name ("tỉnh Ninh BÌnh" -> "37")."""
+    pairs = official[["provinceCode", "provinceShort"]].drop_duplicates()
+    return {name_key(short): code for code, short in pairs.itertuples(index=False)}
+
+
+def _distance_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    dy = np.asarray(lat1, float) - np.asarray(lat2, float)
+    dx = (np.asarray(lon1, float) - np.asarray(lon2, float)) * np.cos(np.radians(lat1))
+    return np.hypot(dx, dy) / KM
+
+
+@dataclass
+class JoinResult:
+    """Communes with their joined population, and every row that could not be used."""
+
+    communes: pd.DataFrame
+    unmatched: pd.DataFrame
+
+
+def join_population(
+    official: pd.DataFrame, wards: pd.DataFrame, provinces: pd.DataFrame
+) -> JoinResult:
+    """Join sapnhap ward rows to official communes by province and normalised name."""
+    codes = province_codes_by_key(official)
+    short_by_code = dict(zip(official.provinceCode, official.provinceShort, strict=False))
+    wards = wards.copy()
+    # The province *name* decides: one row has another province's matinh (see README).
+    wards["province_code"] = wards["tentinh"].map(lambda s: codes.get(name_key(s)))
+    wards["key"] = wards["tenhc"].map(name_key)
+    official = official.copy()
+    official["key"] = official["wardShort"].map(name_key)
+    issues: list[dict[str, str]] = []
+
+    def issue(side: str, code: str, province_code: str, name: str, reason: str) -> None:
+        province = short_by_code.get(province_code, "")
+        issues.append(
+            dict(
+                zip(
+                    UNMATCHED_FIELDS,
+                    (side, code, province_code, province, name, reason),
+                    strict=True,
+                )
+            )
+        )
+
+    for row in wards[wards["province_code"].isna()].itertuples():
+        issue("sapnhap", row.ma, "", f"{row.tentinh} / {row.tenhc}", "unknown province name")
+    wards = wards[wards["province_code"].notna()]
+
+    # A key that is not unique on its side cannot be paired safely: leave those unmatched.
+    dup_w = wards.duplicated(["province_code", "key"], keep=False)
+    dup_o = official.duplicated(["provinceCode", "key"], keep=False)
+    for row in wards[dup_w].itertuples():
+        issue("sapnhap", row.ma, row.province_code, row.tenhc, "ambiguous name in province")
+    for row in official[dup_o].itertuples():
+        issue("official", row.wardCode, row.provinceCode, row.ward, "ambiguous name in province")
+
+    merged = official[~dup_o].merge(
+        wards[~dup_w],
+        how="outer",
+        left_on=["provinceCode", "key"],
+        right_on=["province_code", "key"],
+        indicator=True,
+    )
+    for row in merged[merged["_merge"] == "left_only"].itertuples():
+        issue("official", row.wardCode, row.provinceCode, row.ward, "no sapnhap row")
+    for row in merged[merged["_merge"] == "right_only"].itertuples():
+        issue("sapnhap", row.ma, row.province_code, row.tenhc, "no official commune")
+    pairs = merged[merged["_merge"] == "both"].copy()
+
+    # Guard against a same-name pair that is really two places: centroids must agree
+    # (a row without coordinates cannot be checked and is kept).
+    lat = pd.to_numeric(pairs["vido"], errors="coerce")
+    lon = pd.to_numeric(pairs["kinhdo"], errors="coerce")
+    far = _distance_km(pairs["wardLat"], pairs["wardLon"], lat, lon) > MAX_PAIR_DISTANCE_KM
+    for row in pairs[far].itertuples():
+        reason = "name matches but centroid differs"
+        issue("official", row.wardCode, row.provinceCode, row.ward, reason)
+        issue("sapnhap", row.ma, row.province_code, row.tenhc, reason)
+    pairs = pairs[~far]
+
+    province_totals = set(provinces["dansonguoi"].map(parse_count).dropna().astype(int))
+    population: dict[str, int] = {}
+    for row in pairs.itertuples():
+        value = parse_count(row.dansonguoi)
+        if value is None:
+            reason = f"population not published: {row.dansonguoi!r}"
+        elif value in province_totals:
+            # A whole province's population pasted into a commune row (Yên Bình, Lào Cai).
+            reason = f"population rejected: {value} is a province total"
+        else:
+            population[row.wardCode] = value
+            continue
+        issue("official", row.wardCode, row.provinceCode, row.ward, reason)
+
+    communes = pd.DataFrame(
+        {
+            "code": official["wardCode"],
+            "province_code": official["provinceCode"],
+            "name": official["ward"],
+            "short_name": official["wardShort"],
+            "type": official["wardType"].str.lower(),
+            "lat": official["wardLat"],
+            "lon": official["wardLon"],
+            # 0.0 in the source means "not known", not a zero-area commune.
+            "area_km2": official["wardAreaKm2"].where(official["wardAreaKm2"] > 0),
+            "population": official["wardCode"].map(population).astype("Int64"),
+        }
+    )
+    communes["population_source"] = np.where(communes["population"].notna(), SAPNHAP_SOURCE, "")
+    unmatched = pd.DataFrame(issues, columns=UNMATCHED_FIELDS)
+    unmatched = unmatched.sort_values(["side", "province_code", "code"], kind="stable")
+    return JoinResult(
+        communes.sort_values("code").reset_index(drop=True), unmatched.reset_index(drop=True)
+    )
+
+
+def build_provinces(official: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
+    """One row per province: official identity, sapnhap area and population, commune count."""
+    codes = province_codes_by_key(official)
+    src = provinces.assign(code=provinces["tentinh"].map(lambda s: codes.get(name_key(s))))
+    missing = src[src["code"].isna()]["tentinh"].tolist()
+    if missing:
+        raise SystemExit(f"province rows with no official province: {missing}")
+    src = src.set_index("code")
+    stated = src["con"].str.extract(r"^\s*(\d+)", expand=False).astype(int)
+    counted = official.groupby("provinceCode").size()
+    if not stated.sort_index().equals(counted.sort_index().rename(stated.name)):
+        raise SystemExit("commune counts differ from those stated in the sapnhap province file")
+    rows = []
+    for code, group in official.groupby("provinceCode", sort=True):
+        first = group.iloc[0]
+        full = first["province"]
+        rows.append(
+            {
+                "code": code,
+                "name": full,
+                "short_name": first["provinceShort"],
+                "type": "thành phố" if full.startswith("Thành phố") else "tỉnh",
+                "lat": first["provinceLat"],
+                "lon": first["provinceLon"],
+                "area_km2": parse_vi_decimal(src.at[code, "dientichkm2"]),
+                "population": parse_count(src.at[code, "dansonguoi"]),
+                "commune_count": len(group),
+            }
+        )
+    return pd.DataFrame(rows).astype({"population": "Int64"})
+
+
+# ---------------------------------------------------------------- polygons
+# Geometry is computed in a plane where x = lon * LON_SCALE, y = lat, so Voronoi cells are
+# (nearly) ground-distance cells and match the runtime nearest-centroid lookup exactly.
+
+
+def to_plane(geom: shapely.Geometry) -> shapely.Geometry:
+    """Lon/lat to the locally isotropic plane."""
+    return shapely.transform(geom, lambda c: c * np.array([LON_SCALE, 1.0]))
+
+
+def to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
+    """Plane back to lon/lat."""
+    return shapely.transform(geom, lambda c: c / np.array([LON_SCALE, 1.0]))
+
+
+def load_outline(path: Path) -> shapely.Geometry:
+    """National outline (mainland, islands, Spratly group) as one valid multipolygon, in the plane."""
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    # The Natural Earth ring self-intersects near Hai Phong; repair before any overlay.
+    parts = [shapely.make_valid(shape(f["geometry"])) for f in features]
+    return to_plane(shapely.union_all(parts))
+
+
+@dataclass
+class Polygons:
+    """Derived polygons in lon/lat, keyed by code, and notes on how they were made."""
+
+    communes: dict[str, shapely.Geometry]
+    provinces: dict[str, shapely.Geometry]
+    country: shapely.Geometry
+    notes: list[str]
+
+
+def land_additions(
+    communes: pd.DataFrame, outline: shapely.Geometry
+) -> tuple[list[shapely.Geometry], list[str]]:
+    """Extra land so every centroid lies on its commune: bridges to the coast and island discs."""
+    points = to_plane(shapely.points(communes["lon"], communes["lat"]))
+    shapely.prepare(outline)
+    outside = ~shapely.contains(outline, points)
+    extra: list[shapely.Geometry] = []
+    notes: list[str] = []
+    for i in np.flatnonzero(outside):
+        row = communes.iloc[i]
+        gap_km = shapely.distance(outline, points[i]) / KM
+        if row["short_name"] in ARCHIPELAGOS:
+            radius = ARCHIPELAGO_RADIUS_KM
+            extra.append(shapely.buffer(points[i], radius * KM, quad_segs=8))
+            notes.append(f"{row['code']} {row['name']}: archipelago disc r={radius:g} km")
+        elif gap_km <= COAST_GAP_KM:
+            line = shapely.shortest_line(points[i], outline)
+            extra.append(shapely.buffer(line, BRIDGE_HALF_WIDTH_KM * KM, quad_segs=4))
+        else:
+            area = row["area_km2"] if pd.notna(row["area_km2"]) else 0.0
+            radius = max(math.sqrt(area / math.pi), MIN_ISLAND_RADIUS_KM)
+            extra.append(shapely.buffer(points[i], radius * KM, quad_segs=8))
+            notes.append(f"{row['code']} {row['name']}: island disc r={radius:.1f} km")
+    bridges = int(outside.sum()) - len(notes)
+    notes.insert(0, f"centroids outside the outline: {len(notes)} island discs, {bridges} bridges")
+    return extra, notes
+
+
+def finish(geom: shapely.Geometry, simplify: float = 0.0) -> shapely.Geometry:
+    """Plane geometry to a valid, grid-snapped, RFC 7946-oriented lon/lat (multi)polygon."""
+    geom = to_lonlat(geom)
+    if simplify:
+        geom = shapely.simplify(geom, simplify, preserve_topology=True)
+    geom = shapely.make_valid(shapely.set_precision(shapely.make_valid(geom), GRID))
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and not g.is_empty]
+    if not polys:
+        return shapely.Polygon()
+    merged = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+    return shapely.orient_polygons(merged)
+
+
+def build_polygons(communes: pd.DataFrame, outline_path: Path) -> Polygons:
+    """Voronoi cells of commune centroids clipped to land, and their province dissolves."""
+    outline = load_outline(outline_path)
+    extra, notes = land_additions(communes, outline)
+    land = shapely.union_all([outline, *extra])
+    points = to_plane(shapely.points(communes["lon"], communes["lat"]))
+    frame = shapely.box(*shapely.buffer(shapely.envelope(land), 1.0).bounds)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=frame, ordered=True)
+    )
+    if len(cells) != len(communes):
+        raise SystemExit(f"voronoi gave {len(cells)} cells for {len(communes)} centroids")
+    shapely.prepare(land)
+    clipped = shapely.intersection(cells, land)
+    commune_geoms = {
+        code: finish(geom) for code, geom in zip(communes["code"], clipped, strict=True)
+    }
+    # Provinces are not simplified, so their borders stay on the commune borders.
+    province_geoms = {
+        code: finish(shapely.intersection(shapely.union_all(cells[idx]), land))
+        for code, idx in communes.groupby("province_code").indices.items()
+    }
+    # The inside-Vietnam test area: all commune polygons (= land) plus a margin for coastal points.
+    country = finish(shapely.buffer(land, COUNTRY_MARGIN_KM * KM), COUNTRY_SIMPLIFY)
+
+    own = shapely.points(communes["lon"], communes["lat"])
+    geoms = np.array([commune_geoms[c] for c in communes["code"]])
+    misses = communes["code"][~shapely.covers(geoms, own)].tolist()
+    notes.append(f"communes whose polygon does not cover their centroid: {len(misses)} {misses}")
+    empties = [c for c, g in commune_geoms.items() if g.is_empty]
+    notes.append(f"communes with an empty polygon: {len(empties)} {empties}")
+    return Polygons(commune_geoms, province_geoms, country, notes)
+
+
+# ---------------------------------------------------------------- writers
+
+
+def _rounded(obj: object) -> object:
+    if isinstance(obj, float):
+        return round(obj, DECIMALS)
+    if isinstance(obj, list | tuple):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    return obj
+
+
+def feature(code: str, geom: shapely.Geometry, properties: dict[str, str]) -> dict[str, object]:
+    """A GeoJSON feature with id = code and coordinates rounded to the grid."""
+    return {
+        "type": "Feature",
+        "id": code,
+        "properties": properties,
+        "geometry": _rounded(mapping(geom)),
+    }
+
+
+def write_geojson(path: Path, features: Iterable[dict[str, object]]) -> None:
+    """Write a compact, deterministic FeatureCollection."""
+    doc = {"type": "FeatureCollection", "features": list(features)}
+    path.write_text(
+        json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+    )
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Write a CSV with Unix newlines and empty cells for missing values."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build every output file and print a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared", type=Path, default=ROOT.parent / "shared", help="the shared/ folder"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    args = parser.parse_args(argv)
+
+    official = load_official()
+    wards = read_shared_csv(args.shared, WARD_CSV)
+    provinces_src = read_shared_csv(args.shared, PROVINCE_CSV)
+    joined = join_population(official, wards, provinces_src)
+    communes = joined.communes
+    provinces = build_provinces(official, provinces_src)
+    polygons = build_polygons(communes, args.shared / OUTLINE)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "provinces.csv", provinces)
+    write_csv(args.out / "communes.csv", communes)
+    write_csv(args.fixtures / "unmatched_communes.csv", joined.unmatched)
+    write_geojson(
+        args.out / "communes.geojson",
+        (
+            feature(
+                r.code,
+                polygons.communes[r.code],
+                {"code": r.code, "name": r.name, "province_code": r.province_code},
+            )
+            for r in communes.itertuples()
+        ),
+    )
+    write_geojson(
+        args.out / "provinces.geojson",
+        (
+            feature(r.code, polygons.provinces[r.code], {"code": r.code, "name": r.name})
+            for r in provinces.itertuples()
+        ),
+    )
+    write_geojson(
+        args.out / "country.geojson",
+        [
+            feature(
+                "VN", polygons.country, {"name": "Việt Nam", "margin_km": str(COUNTRY_MARGIN_KM)}
+            )
+        ],
+    )
+
+    unjoined = joined.unmatched[~joined.unmatched["reason"].str.startswith("population")]
+    total = len(communes)
+    matched = total - int((unjoined["side"] == "official").sum())
+    print(f"communes joined to sapnhap: {matched}/{total} ({matched / total:.2%})")
+    print(f"sapnhap rows without an official commune: {(unjoined['side'] == 'sapnhap').sum()}")
+    print(f"communes with population: {communes['population'].notna().sum()}/{total}")
+    for note in polygons.notes:
+        print(note)
+    for path in sorted(args.out.glob("*.*sv")) + sorted(args.out.glob("*.geojson")):
+        print(f"{path.name}: {path.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
