@@ -374,7 +374,7 @@ def bench_geo(lookups: int, as_json: bool) -> None:
         click.echo(json.dumps(result))
     else:
         for key, value in result.items():
-            click.echo(f"{key:<26} {value:,.3f}" if isinstance(value, float) else f"{key:<26} {value}")
+            click.echo(f"{key:<26} {value:,.4f}" if isinstance(value, float) else f"{key:<26} {value}")
 
 
 # --- demo and broker ------------------------------------------------------------------

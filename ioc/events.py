@@ -318,8 +318,10 @@ class Event(BaseModel):
             # the device's declared province wins, the ward then stays unknown.
             if found is not None and found.province_code == self.province:
                 object.__setattr__(self, "ward", found.code)
-        model = KIND_ATTRS[self.kind]
-        attrs = model.model_validate(self.attrs)
+        try:
+            attrs = KIND_ATTRS[self.kind].model_validate(self.attrs)
+        except ValidationError as exc:
+            raise ValueError(_describe(exc, prefix=f"attrs ({self.kind})")) from None
         object.__setattr__(self, "attrs", attrs.model_dump(mode="json", exclude_none=True))
         return self
 
@@ -370,12 +372,13 @@ def event_topic_parts(topic: str, prefix: str = TOPIC_PREFIX) -> tuple[str, str,
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, prefix: str = "") -> str:
     out = []
     for err in exc.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        loc = ".".join(str(p) for p in err["loc"])
+        loc = f"{prefix}.{loc}" if prefix and loc else (loc or prefix or "event")
         msg = err["msg"].removeprefix("Value error, ")
-        out.append(f"{loc}: {msg}")
+        out.append(msg if loc == "event" else f"{loc}: {msg}")
     more = exc.error_count() - len(out)
     return "; ".join(out) + (f" (+{more} more)" if more > 0 else "")
 

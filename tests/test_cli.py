@@ -1,0 +1,99 @@
+"""The `ioc` command as a user runs it: a real process, real stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def ioc(*args: str, env: dict | None = None, input: str | None = None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ioc", *args],
+        capture_output=True, text=True, timeout=120, input=input, cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_lists_core_commands():
+    r = ioc("--help")
+    assert r.returncode == 0
+    for name in ("db", "geo", "users", "bench", "demo"):
+        assert f"  {name} " in r.stdout
+
+
+def test_geo_province_and_locate():
+    r = ioc("geo", "province", "68")
+    assert r.returncode == 0, r.stderr
+    assert "Tỉnh Lâm Đồng" in r.stdout and "124 (" in r.stdout
+    data = json.loads(ioc("geo", "province", "68", "--json").stdout)
+    assert data["commune_count"] == 124 and data["population"] > 3_000_000
+    r = ioc("geo", "locate", "11.94", "108.44")
+    assert r.stdout.strip() == "24781  Phường Xuân Hương - Đà Lạt, Tỉnh Lâm Đồng (68)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("geo", "province", "99"), "unknown province code '99'"),
+        (("geo", "locate", "13.75", "100.5"), "outside Vietnam"),
+        (("geo", "locate", "north", "108"), "'north' is not a valid float"),
+        (("users", "add", "x", "--role", "god"), "'god' is not one of"),
+        (("db", "frobnicate"), "No such command 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_fail_clearly(args, message):
+    r = ioc(*args)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_config_fails_clearly(tmp_path):
+    r = ioc("db", "status", env={"IOC_DB_URL": "mysql://nope"})
+    assert r.returncode == 1 and "db_url" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_db_lifecycle_on_both_backends(store_url):
+    # store_url is already migrated by the template on PostgreSQL; init must be a no-op there.
+    r = ioc("--db-url", store_url, "db", "init")
+    assert r.returncode == 0, r.stderr
+    assert "schema" in r.stdout
+    again = ioc("--db-url", store_url, "db", "migrate")
+    assert "nothing to do" in again.stdout
+    status = json.loads(ioc("--db-url", store_url, "db", "status", "--json").stdout)
+    assert status["schema_version"] == status["latest_migration"] >= 1
+    assert status["rows"]["events"] == 0
+    if store_url.startswith("postgresql"):
+        assert status["timescaledb"] and "events" in status["hypertables"]
+
+
+def test_users_cli_hashes_and_audits(sqlite_url):
+    r = ioc("--db-url", sqlite_url, "users", "add", "lan", "--role", "operator",
+            "--province", "68", "--password-stdin", input="mật khẩu đủ dài\n")
+    assert r.returncode == 0, r.stderr
+    short = ioc("--db-url", sqlite_url, "users", "add", "minh", "--role", "leader",
+                "--password-stdin", input="short\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    dup = ioc("--db-url", sqlite_url, "users", "add", "lan", "--role", "leader",
+              "--password-stdin", input="mật khẩu đủ dài\n")
+    assert "already exists" in dup.stderr
+    assert ioc("--db-url", sqlite_url, "users", "disable", "lan").returncode == 0
+    listing = ioc("--db-url", sqlite_url, "users", "list").stdout
+    assert "lan" in listing and "disabled" in listing and "68" in listing
+    assert "no user 'ghost'" in ioc("--db-url", sqlite_url, "users", "disable", "ghost").stderr
+
+    from ioc.auth import AuthError, authenticate
+    from ioc.store import open_store
+
+    store = open_store(sqlite_url)
+    user = store.get_user("lan")
+    assert user.password_hash.startswith("$argon2id$")
+    with pytest.raises(AuthError):
+        authenticate(store, "lan", "mật khẩu đủ dài")  # disabled
+    actions = [a.action for a in store.audit_entries()]
+    assert actions == ["login_failed", "user_disable", "user_add"]
+    store.close()
