@@ -53,8 +53,13 @@ RULES: tuple[Rule, ...] = (
     Rule("fire", ("security.fire",), "Phát hiện cháy/khói", "Fire or smoke detected"),
     Rule(
         "security",
-        ("security.fighting", "security.intrusion", "security.crowd", "security.loitering",
-         "security.line_crossing"),
+        (
+            "security.fighting",
+            "security.intrusion",
+            "security.crowd",
+            "security.loitering",
+            "security.line_crossing",
+        ),
         "Sự cố an ninh",
         "Security incident",
         min_severity=3,

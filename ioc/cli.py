@@ -79,8 +79,9 @@ class PluginGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.version_option(package_name="ioc-dashboard")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, mqtt_url: str | None, data_dir: str | None,
-        verbose: int) -> None:
+def cli(
+    ctx: click.Context, db_url: str | None, mqtt_url: str | None, data_dir: str | None, verbose: int
+) -> None:
     """Intelligent Operations Centre: ingest, store and show events of Vietnamese provinces."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -130,7 +131,9 @@ def _migrate(ctx: Ctx) -> None:
     finally:
         store.close()
     if applied:
-        click.echo(f"applied migrations {', '.join(map(str, applied))}; schema at version {version}")
+        click.echo(
+            f"applied migrations {', '.join(map(str, applied))}; schema at version {version}"
+        )
     else:
         click.echo(f"schema already at version {version}; nothing to do")
 
@@ -194,8 +197,14 @@ def geo_province(code: str, list_communes: bool, as_json: bool) -> None:
     communes = g.communes_of(p.code)
     if as_json:
         out = {
-            "code": p.code, "name": p.name, "short_name": p.short_name, "type": p.type,
-            "lat": p.lat, "lon": p.lon, "area_km2": p.area_km2, "population": p.population,
+            "code": p.code,
+            "name": p.name,
+            "short_name": p.short_name,
+            "type": p.type,
+            "lat": p.lat,
+            "lon": p.lon,
+            "area_km2": p.area_km2,
+            "population": p.population,
             "commune_count": len(communes),
             "commune_population": sum(c.population or 0 for c in communes),
         }
@@ -235,8 +244,18 @@ def geo_locate(lat: float, lon: float, as_json: bool) -> None:
         raise click.ClickException(f"({lat}, {lon}) is outside Vietnam")
     p = g.province(c.province_code)
     if as_json:
-        click.echo(json.dumps({"code": c.code, "name": c.name, "type": c.type,
-                               "province_code": p.code, "province": p.name}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "type": c.type,
+                    "province_code": p.code,
+                    "province": p.name,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"{c.code}  {c.name}, {p.name} ({p.code})")
 
@@ -263,11 +282,15 @@ def _read_password(password_stdin: bool) -> str:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["operator", "leader", "engineer", "admin"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["operator", "leader", "engineer", "admin"]), required=True
+)
 @click.option("--province", help="Limit the account to one province (2-digit code).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx
-def users_add(ctx: Ctx, username: str, role: str, province: str | None, password_stdin: bool) -> None:
+def users_add(
+    ctx: Ctx, username: str, role: str, province: str | None, password_stdin: bool
+) -> None:
     """Create an account."""
     from ioc.auth import hash_password
     from ioc.geo import geography
@@ -283,8 +306,9 @@ def users_add(ctx: Ctx, username: str, role: str, province: str | None, password
     store = _open(ctx, migrate=True)
     try:
         store.add_user(username, password_hash, role, province)
-        store.append_audit(_actor(), "user_add", target=username,
-                           details={"role": role, "province": province})
+        store.append_audit(
+            _actor(), "user_add", target=username, details={"role": role, "province": province}
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -305,8 +329,10 @@ def users_list(ctx: Ctx) -> None:
     click.echo(f"{'username':<20} {'role':<9} {'province':<8} {'state':<8} created (UTC)")
     for u in rows:
         state = "disabled" if u.disabled else "active"
-        click.echo(f"{u.username:<20} {u.role:<9} {u.province or '*':<8} {state:<8} "
-                   f"{u.created_at:%Y-%m-%d %H:%M}")
+        click.echo(
+            f"{u.username:<20} {u.role:<9} {u.province or '*':<8} {state:<8} "
+            f"{u.created_at:%Y-%m-%d %H:%M}"
+        )
 
 
 @users.command("disable")
@@ -374,7 +400,9 @@ def bench_geo(lookups: int, as_json: bool) -> None:
         click.echo(json.dumps(result))
     else:
         for key, value in result.items():
-            click.echo(f"{key:<26} {value:,.4f}" if isinstance(value, float) else f"{key:<26} {value}")
+            click.echo(
+                f"{key:<26} {value:,.4f}" if isinstance(value, float) else f"{key:<26} {value}"
+            )
 
 
 # --- demo and broker ------------------------------------------------------------------

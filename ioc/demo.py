@@ -25,8 +25,12 @@ from ioc.settings import Settings
 logger = logging.getLogger(__name__)
 
 DEMO_FEED = "lam-dong-68.jsonl.gz"
-DEMO_USERS = (("admin", "admin", None), ("vanhanh", "operator", "68"), ("lanhdao", "leader", None),
-              ("kysu", "engineer", None))
+DEMO_USERS = (
+    ("admin", "admin", None),
+    ("vanhanh", "operator", "68"),
+    ("lanhdao", "leader", None),
+    ("kysu", "engineer", None),
+)
 
 
 def demo_feed_path(name: str = DEMO_FEED) -> Path:
@@ -60,12 +64,23 @@ def ensure_demo_users(settings: Settings) -> Path:
 
 
 def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "ioc", "--db-url", settings.db_url, "--mqtt-url", mqtt_url,
-            "--data-dir", str(settings.data_dir), *args]
+    return [
+        sys.executable,
+        "-m",
+        "ioc",
+        "--db-url",
+        settings.db_url,
+        "--mqtt-url",
+        mqtt_url,
+        "--data-dir",
+        str(settings.data_dir),
+        *args,
+    ]
 
 
-def run_demo(settings: Settings, *, feed: Path | None = None, speed: str = "1",
-             port: int | None = None) -> None:
+def run_demo(
+    settings: Settings, *, feed: Path | None = None, speed: str = "1", port: int | None = None
+) -> None:
     """Run broker, ingest, replay and web until interrupted."""
     from ioc.broker import embedded_broker
     from ioc.store import open_store
@@ -89,8 +104,17 @@ def run_demo(settings: Settings, *, feed: Path | None = None, speed: str = "1",
     log_dir.mkdir(exist_ok=True)
     parts = {
         "ingest": _ioc(settings, mqtt_url, "ingest"),
-        "replay": _ioc(settings, mqtt_url, "replay", "--loop", "--rebase-time", "--speed", speed,
-                       "--quiet", str(feed)),
+        "replay": _ioc(
+            settings,
+            mqtt_url,
+            "replay",
+            "--loop",
+            "--rebase-time",
+            "--speed",
+            speed,
+            "--quiet",
+            str(feed),
+        ),
         "web": _ioc(settings, mqtt_url, "serve", "--host", settings.http_host, "--port", web_port),
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -71,9 +71,7 @@ class SecurityAttrs(_Attrs):
 
 
 class TrafficViolationAttrs(SecurityAttrs):
-    violation: Literal[
-        "red_light", "wrong_way", "speeding", "no_helmet", "illegal_parking", "lane"
-    ]
+    violation: Literal["red_light", "wrong_way", "speeding", "no_helmet", "illegal_parking", "lane"]
     plate: str | None = Field(None, max_length=16)
     speed_kmh: float | None = Field(None, ge=0, le=400)
 
@@ -444,6 +442,8 @@ def parse_status(payload: bytes, topic: str, *, prefix: str = TOPIC_PREFIX) -> D
 def is_status_topic(topic: str, prefix: str = TOPIC_PREFIX) -> bool:
     """True for {prefix}/{province}/status/{source}."""
     parts = topic.split("/")
-    return topic.startswith(prefix + "/") and len(parts) == prefix.count("/") + 4 and (
-        parts[-2] == "status"
+    return (
+        topic.startswith(prefix + "/")
+        and len(parts) == prefix.count("/") + 4
+        and (parts[-2] == "status")
     )

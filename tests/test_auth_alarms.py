@@ -50,9 +50,17 @@ def test_roles_and_scope():
 
 
 def _ev(i, kind, attrs, severity=3, source="dev-1"):
-    return Event.model_validate({"id": f"a-{i}", "ts": T0.isoformat(), "source": source,
-                                 "kind": kind, "severity": severity, "province": "68",
-                                 "attrs": attrs})
+    return Event.model_validate(
+        {
+            "id": f"a-{i}",
+            "ts": T0.isoformat(),
+            "source": source,
+            "kind": kind,
+            "severity": severity,
+            "province": "68",
+            "attrs": attrs,
+        }
+    )
 
 
 def test_alarm_rules_match_known_kinds_only():

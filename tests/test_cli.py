@@ -13,7 +13,11 @@ import pytest
 def ioc(*args: str, env: dict | None = None, input: str | None = None, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "ioc", *args],
-        capture_output=True, text=True, timeout=120, input=input, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=input,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
     )
 
@@ -72,14 +76,43 @@ def test_db_lifecycle_on_both_backends(store_url):
 
 
 def test_users_cli_hashes_and_audits(sqlite_url):
-    r = ioc("--db-url", sqlite_url, "users", "add", "lan", "--role", "operator",
-            "--province", "68", "--password-stdin", input="mật khẩu đủ dài\n")
+    r = ioc(
+        "--db-url",
+        sqlite_url,
+        "users",
+        "add",
+        "lan",
+        "--role",
+        "operator",
+        "--province",
+        "68",
+        "--password-stdin",
+        input="mật khẩu đủ dài\n",
+    )
     assert r.returncode == 0, r.stderr
-    short = ioc("--db-url", sqlite_url, "users", "add", "minh", "--role", "leader",
-                "--password-stdin", input="short\n")
+    short = ioc(
+        "--db-url",
+        sqlite_url,
+        "users",
+        "add",
+        "minh",
+        "--role",
+        "leader",
+        "--password-stdin",
+        input="short\n",
+    )
     assert short.returncode == 1 and "at least 10 characters" in short.stderr
-    dup = ioc("--db-url", sqlite_url, "users", "add", "lan", "--role", "leader",
-              "--password-stdin", input="mật khẩu đủ dài\n")
+    dup = ioc(
+        "--db-url",
+        sqlite_url,
+        "users",
+        "add",
+        "lan",
+        "--role",
+        "leader",
+        "--password-stdin",
+        input="mật khẩu đủ dài\n",
+    )
     assert "already exists" in dup.stderr
     assert ioc("--db-url", sqlite_url, "users", "disable", "lan").returncode == 0
     listing = ioc("--db-url", sqlite_url, "users", "list").stdout

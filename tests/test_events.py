@@ -54,7 +54,13 @@ def test_declared_ward_is_kept_and_checked():
 def test_every_kind_has_an_attrs_model_and_a_domain():
     assert len(KIND_ATTRS) >= 25
     assert {k.split(".")[0] for k in KIND_ATTRS} == {
-        "security", "transport", "network", "power", "camera", "sensor"}
+        "security",
+        "transport",
+        "network",
+        "power",
+        "camera",
+        "sensor",
+    }
 
 
 @pytest.mark.parametrize(
@@ -76,7 +82,11 @@ def test_every_kind_has_an_attrs_model_and_a_domain():
         (raw(ts="2020-01-01T00:00:00Z"), TOPIC, "old"),
         (raw(ts="2026-11-21T00:00:00Z"), TOPIC, "ahead"),
         (raw(ts="2026-11-20T03:00:00"), TOPIC, "timezone"),
-        (raw(attrs={"camera": "c", "confidence": 2}), TOPIC, "attrs (security.intrusion).confidence"),
+        (
+            raw(attrs={"camera": "c", "confidence": 2}),
+            TOPIC,
+            "attrs (security.intrusion).confidence",
+        ),
         (raw(attrs={"nonsense": 1}), TOPIC, "attrs (security.intrusion).nonsense: Extra"),
         (raw(source="a/b"), TOPIC, "source: String should match pattern"),
         (raw(), "ioc/v1/46/security/cam-17/intrusion", "contradicts payload"),
@@ -110,8 +120,9 @@ def test_status_topic_round_trip():
     with pytest.raises(InvalidMessage, match="unknown province"):
         parse_status(st.model_dump_json().encode(), "ioc/v1/99/status/cam-17")
     with pytest.raises(InvalidMessage, match="state"):
-        parse_status(b'{"source": "cam-17", "state": "sleepy", "ts": "2026-11-20T03:00:00Z"}',
-                     topic)
+        parse_status(
+            b'{"source": "cam-17", "state": "sleepy", "ts": "2026-11-20T03:00:00Z"}', topic
+        )
 
 
 def test_event_is_immutable():

@@ -21,15 +21,23 @@ def test_defaults_use_embedded_sqlite_and_broker():
     assert s.db_url == "sqlite:///.ioc-data/ioc.db"
     assert s.mqtt_url == "embedded"
     assert (s.http_host, s.http_port, s.timezone, s.language) == (
-        "127.0.0.1", 8050, "Asia/Ho_Chi_Minh", "vi")
+        "127.0.0.1",
+        8050,
+        "Asia/Ho_Chi_Minh",
+        "vi",
+    )
 
 
 def test_precedence_explicit_over_env_over_file(monkeypatch, tmp_path):
-    Path("ioc.toml").write_text('http_port = 9001\nmqtt_url = "mqtt://file:1883"\n'
-                                'data_dir = "fromfile"\n')
+    Path("ioc.toml").write_text(
+        'http_port = 9001\nmqtt_url = "mqtt://file:1883"\ndata_dir = "fromfile"\n'
+    )
     s = load_settings()
     assert (s.http_port, s.mqtt_url, s.db_url) == (
-        9001, "mqtt://file:1883", "sqlite:///fromfile/ioc.db")
+        9001,
+        "mqtt://file:1883",
+        "sqlite:///fromfile/ioc.db",
+    )
     monkeypatch.setenv("IOC_HTTP_PORT", "9002")
     assert load_settings().http_port == 9002
     assert load_settings(http_port=9003).http_port == 9003

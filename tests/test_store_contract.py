@@ -14,13 +14,31 @@ T0 = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
 DALAT = (11.94, 108.44)
 
 
-def ev(i: int, *, ts: datetime = T0, kind: str = "security.intrusion", severity: int = 3,
-       province: str = "68", source: str = "cam-1", **kw) -> Event:
+def ev(
+    i: int,
+    *,
+    ts: datetime = T0,
+    kind: str = "security.intrusion",
+    severity: int = 3,
+    province: str = "68",
+    source: str = "cam-1",
+    **kw,
+) -> Event:
     attrs = kw.pop("attrs", {"camera": source, "confidence": 0.9})
     lat, lon = kw.pop("at", DALAT)
     return Event.model_validate(
-        {"id": f"e-{i}", "ts": ts.isoformat(), "source": source, "kind": kind,
-         "severity": severity, "province": province, "lat": lat, "lon": lon, "attrs": attrs, **kw}
+        {
+            "id": f"e-{i}",
+            "ts": ts.isoformat(),
+            "source": source,
+            "kind": kind,
+            "severity": severity,
+            "province": province,
+            "lat": lat,
+            "lon": lon,
+            "attrs": attrs,
+            **kw,
+        }
     )
 
 
@@ -29,8 +47,15 @@ def test_migrate_is_idempotent_and_versioned(store):
     assert store.migrate() == []
     status = store.status()
     assert status["schema_version"] == status["latest_migration"]
-    assert set(store.table_counts()) >= {"events", "rollup_hourly", "devices", "alarms",
-                                          "users", "audit_log", "dead_letters"}
+    assert set(store.table_counts()) >= {
+        "events",
+        "rollup_hourly",
+        "devices",
+        "alarms",
+        "users",
+        "audit_log",
+        "dead_letters",
+    }
 
 
 def test_events_are_unique_per_id_and_rollups_count_once(store):
@@ -59,13 +84,21 @@ def test_event_round_trip_keeps_everything(store):
 
 
 def test_recent_events_filters(store):
-    store.write_batch([
-        ev(1, ts=T0, severity=1),
-        ev(2, ts=T0 + timedelta(seconds=1), severity=4),
-        ev(3, ts=T0 + timedelta(seconds=2), kind="power.outage_started", severity=2,
-           source="pw-1", attrs={"village": "Thôn 1", "outage": "o-1"}),
-        ev(4, ts=T0 + timedelta(seconds=3), province="46", at=(16.46, 107.59)),
-    ])
+    store.write_batch(
+        [
+            ev(1, ts=T0, severity=1),
+            ev(2, ts=T0 + timedelta(seconds=1), severity=4),
+            ev(
+                3,
+                ts=T0 + timedelta(seconds=2),
+                kind="power.outage_started",
+                severity=2,
+                source="pw-1",
+                attrs={"village": "Thôn 1", "outage": "o-1"},
+            ),
+            ev(4, ts=T0 + timedelta(seconds=3), province="46", at=(16.46, 107.59)),
+        ]
+    )
     assert [e.id for e in store.recent_events()] == ["e-4", "e-3", "e-2", "e-1"]
     assert [e.id for e in store.recent_events(province="68", min_severity=2)] == ["e-3", "e-2"]
     assert [e.id for e in store.recent_events(domain="power")] == ["e-3"]
@@ -89,7 +122,9 @@ def test_device_state_keeps_the_newest(store):
 
 def test_dead_letters_keep_raw_bytes_and_reason(store):
     raw = b"\xff\xfe not json"
-    result = store.write_batch([ev(1)], dead_letters=[DeadLetter("ioc/v1/x", raw, "bad utf-8", "w1")])
+    result = store.write_batch(
+        [ev(1)], dead_letters=[DeadLetter("ioc/v1/x", raw, "bad utf-8", "w1")]
+    )
     assert result.dead_letters == 1 and result.inserted == 1
     (dl,) = store.dead_letters()
     assert (dl.topic, dl.payload, dl.reason, dl.worker) == ("ioc/v1/x", raw, "bad utf-8", "w1")
@@ -97,9 +132,18 @@ def test_dead_letters_keep_raw_bytes_and_reason(store):
 
 
 def test_alarm_lifecycle_merges_and_logs(store):
-    trig = AlarmTrigger(rule="panic", dedup_key="panic:bus-1", source="bus-1",
-                        kind="transport.panic", province="68", ward=None, severity=4,
-                        title="Báo động khẩn cấp", event_id="e-1", ts=T0)
+    trig = AlarmTrigger(
+        rule="panic",
+        dedup_key="panic:bus-1",
+        source="bus-1",
+        kind="transport.panic",
+        province="68",
+        ward=None,
+        severity=4,
+        title="Báo động khẩn cấp",
+        event_id="e-1",
+        ts=T0,
+    )
     alarm, opened = store.open_or_merge_alarm(trig)
     assert opened and alarm.state == "open"
     merged, opened2 = store.open_or_merge_alarm(
@@ -160,8 +204,10 @@ def test_worker_heartbeat_overwrites(store):
 
 def test_failed_transaction_rolls_back(store):
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.execute("INSERT INTO dead_letters (topic, payload, reason) VALUES (%s, %s, %s)",
-                   ("t", b"x", "r"))
+        tx.execute(
+            "INSERT INTO dead_letters (topic, payload, reason) VALUES (%s, %s, %s)",
+            ("t", b"x", "r"),
+        )
         raise RuntimeError("boom")
     assert store.count_dead_letters() == 0
 
@@ -183,8 +229,17 @@ def test_unreachable_postgres_raises_store_error():
 
 def test_write_batch_opens_and_merges_alarms_once(store):
     panic = {"vehicle": "bus-7", "route": "R1"}
-    batch = [ev(i, ts=T0 + timedelta(seconds=i), kind="transport.panic", severity=4,
-                source="bus-7", attrs=panic) for i in range(3)]
+    batch = [
+        ev(
+            i,
+            ts=T0 + timedelta(seconds=i),
+            kind="transport.panic",
+            severity=4,
+            source="bus-7",
+            attrs=panic,
+        )
+        for i in range(3)
+    ]
     result = store.write_batch(batch + [ev(9, severity=1)])  # low-severity intrusion: no alarm
     assert result.alarms_opened == 1
     store.write_batch(batch)  # redelivered: no new alarm, no extra merge

@@ -18,8 +18,30 @@ from ioc.store.base import Store, StoreError, Tx
 
 logger = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ("id", "ts", "source", "kind", "severity", "province", "ward", "lat", "lon", "attrs")
-EVENT_TYPES = ("text", "timestamptz", "text", "text", "int2", "text", "text", "float8", "float8", "jsonb")
+EVENT_COLUMNS = (
+    "id",
+    "ts",
+    "source",
+    "kind",
+    "severity",
+    "province",
+    "ward",
+    "lat",
+    "lon",
+    "attrs",
+)
+EVENT_TYPES = (
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "int2",
+    "text",
+    "text",
+    "float8",
+    "float8",
+    "jsonb",
+)
 
 
 class _PgTx:
