@@ -45,7 +45,9 @@ def pg_template() -> Iterator[str]:
     assert status["timescaledb"], "TimescaleDB is not loaded on the test server"
     yield name
     with _admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
@@ -60,7 +62,9 @@ def pg_url(pg_template: str) -> Iterator[str]:
         )
     yield _pg_url(name)
     with _admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
@@ -92,3 +96,23 @@ def mqtt_broker(tmp_path):
 
     with MosquittoBroker(tmp_path / "mosquitto") as broker:
         yield broker
+
+
+def pytest_setup_options():
+    """Chromium options for dash[testing]: headless, no sandbox (root), nothing fetched from outside."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1600,1000",
+    ):
+        options.add_argument(arg)
+    return options
