@@ -380,6 +380,121 @@ def _update_user(ctx: Ctx, username: str, action: str, **changes: Any) -> None:
         store.close()
 
 
+# --- population ---------------------------------------------------------------------
+
+
+@cli.group()
+def population() -> None:
+    """Population figures and audited person lookups (synthetic registry or remote service)."""
+
+
+@population.command("stats")
+@click.option("--province", help="One province (2-digit code); default: all.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def population_stats(ctx: Ctx, province: str | None, as_json: bool) -> None:
+    """Population scale, area and density; size of the synthetic registry."""
+    from ioc.population import SyntheticRegistry, open_directory
+
+    directory = open_directory(ctx.settings)
+    try:
+        rows = (
+            [directory.province_aggregate(province)]
+            if province
+            else directory.province_aggregates()
+        )
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    registry = directory if isinstance(directory, SyntheticRegistry) else None
+    out = [
+        {
+            "code": a.code,
+            "name": a.name,
+            "population": a.population,
+            "area_km2": a.area_km2,
+            "density": round(a.density, 1) if a.density is not None else None,
+            "synthetic_residents": registry.size(a.code) if registry else None,
+        }
+        for a in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{'code':<5} {'province':<24} {'population':>12} {'km²':>10} {'/km²':>8} {'sample':>8}"
+    )
+    for r in out:
+        click.echo(
+            f"{r['code']:<5} {r['name']:<24} {_fmt_int(r['population']):>12} "
+            f"{_fmt_int(round(r['area_km2'])):>10} {r['density'] or '—':>8} "
+            f"{_fmt_int(r['synthetic_residents']):>8}"
+        )
+
+
+@population.command("lookup")
+@click.option("--as", "username", required=True, help="Account the lookup is made as (audited).")
+@click.option("--purpose", required=True, help="Purpose code, e.g. search_rescue.")
+@click.option("--case", "case_number", required=True, help="Case number, e.g. SC-2025-0042.")
+@click.option("--id", "national_id", help="12-digit personal ID.")
+@click.option("--commune", help="5-digit commune code (with --name and --year).")
+@click.option("--name", "full_name", help="Full name.")
+@click.option("--year", "birth_year", help="Birth year.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def population_lookup(
+    ctx: Ctx,
+    username: str,
+    purpose: str,
+    case_number: str,
+    national_id: str | None,
+    commune: str | None,
+    full_name: str | None,
+    birth_year: str | None,
+    as_json: bool,
+) -> None:
+    """Look a person up with the same checks, masking, rate limit and audit as the web page."""
+    import dataclasses
+
+    from ioc.population import LookupFailed, LookupRefused, LookupService, open_directory
+
+    store = _open(ctx, migrate=True)
+    try:
+        service = LookupService(store, open_directory(ctx.settings))
+        outcome = service.lookup(
+            store.get_user(username),
+            purpose=purpose,
+            case_number=case_number,
+            national_id=national_id,
+            commune=commune,
+            full_name=full_name,
+            birth_year=birth_year,
+            source=_actor(),
+        )
+    except (LookupRefused, LookupFailed) as exc:
+        raise click.ClickException(f"{exc} (audit #{exc.audit_id})") from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "audit_id": outcome.audit_id,
+                    "truncated": outcome.truncated,
+                    "results": [dataclasses.asdict(v) for v in outcome.results],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    for v in outcome.results:
+        click.echo(
+            f"{v.national_id}  {v.full_name:<28} {v.sex}  {v.birth:<10}  "
+            f"hộ {v.household_size}  {v.commune_name}"
+        )
+    click.echo(f"{len(outcome.results)} kết quả / results (audit #{outcome.audit_id})")
+
+
 # --- bench ------------------------------------------------------------------------
 
 
@@ -405,6 +520,51 @@ def bench_geo(lookups: int, as_json: bool) -> None:
             )
 
 
+@bench.command("seed")
+@click.option(
+    "--events",
+    "n_events",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Number of events to generate.",
+)
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Days of history, ending at --end.",
+)
+@click.option("--end", help="End of the history (ISO 8601 with zone; default: now).")
+@click.option("--seed", "seed", default=7, show_default=True, help="Random seed.")
+@click.option("--batch", default=20_000, show_default=True, help="Events per write_batch.")
+@click.option("--db-url", help="Store URL (overrides IOC_DB_URL and the global option).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def bench_seed(
+    ctx: Ctx,
+    n_events: int,
+    days: int,
+    end: str | None,
+    seed: int,
+    batch: int,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Fill a store with N realistic events across all provinces (the ingest write path)."""
+    from ioc.seed import run_seed
+
+    run_seed(
+        db_url or ctx.settings.db_url,
+        n_events,
+        days=days,
+        end=end,
+        seed=seed,
+        batch=batch,
+        as_json=as_json,
+    )
+
+
 # --- demo and broker ------------------------------------------------------------------
 
 
@@ -412,14 +572,21 @@ def bench_geo(lookups: int, as_json: bool) -> None:
 @click.option("--feed", type=click.Path(exists=True, dir_okay=False), help="Feed to replay.")
 @click.option("--speed", default="1", show_default=True, help="Replay speed factor.")
 @click.option("--port", type=int, help="Web port (default IOC_HTTP_PORT, 8050).")
+@click.option(
+    "--from",
+    "start",
+    default="07:00",
+    show_default=True,
+    help="Feed time of day to start at (HH:MM, or 'now' to follow the clock).",
+)
 @pass_ctx
-def demo(ctx: Ctx, feed: str | None, speed: str, port: int | None) -> None:
+def demo(ctx: Ctx, feed: str | None, speed: str, port: int | None, start: str) -> None:
     """Run broker, ingest, a looping sample feed and the web app together."""
     from pathlib import Path
 
     from ioc.demo import run_demo
 
-    run_demo(ctx.settings, feed=Path(feed) if feed else None, speed=speed, port=port)
+    run_demo(ctx.settings, feed=Path(feed) if feed else None, speed=speed, port=port, start=start)
 
 
 @cli.command()
@@ -430,7 +597,9 @@ def broker(ctx: Ctx, port: int) -> None:
     import time
 
     from ioc.broker import embedded_broker
+    from ioc.process import stop_on_sigterm
 
+    stop_on_sigterm()
     with embedded_broker(ctx.settings.data_dir, port) as b:
         click.echo(f"{b.kind} listening on {b.url}; Ctrl+C to stop")
         try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ioc.process import stop_on_sigterm
 from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,12 @@ def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
 
 
 def run_demo(
-    settings: Settings, *, feed: Path | None = None, speed: str = "1", port: int | None = None
+    settings: Settings,
+    *,
+    feed: Path | None = None,
+    speed: str = "1",
+    port: int | None = None,
+    start: str = "07:00",
 ) -> None:
     """Run broker, ingest, replay and web until interrupted."""
     from ioc.broker import embedded_broker
@@ -104,12 +110,16 @@ def run_demo(
     log_dir.mkdir(exist_ok=True)
     parts = {
         "ingest": _ioc(settings, mqtt_url, "ingest"),
+        # Starting in the morning rush keeps the demo lively at any hour; timestamps are
+        # rebased to now either way ("now" follows the clock's time of day instead).
         "replay": _ioc(
             settings,
             mqtt_url,
             "replay",
             "--loop",
             "--rebase-time",
+            "--from",
+            start,
             "--speed",
             speed,
             "--quiet",
@@ -118,6 +128,7 @@ def run_demo(
         "web": _ioc(settings, mqtt_url, "serve", "--host", settings.http_host, "--port", web_port),
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    stop_on_sigterm()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         for name, cmd in parts.items():
@@ -127,7 +138,9 @@ def run_demo(
         click.echo(f"IOC demo running on http://{settings.http_host}:{web_port}")
         click.echo(f"  broker  {mqtt_url} ({broker.kind if broker else 'external'})")
         click.echo(f"  store   {settings.db_url}")
-        click.echo(f"  feed    {feed.name}, looping, rebased to now, speed {speed}")
+        click.echo(
+            f"  feed    {feed.name}, from {start} feed time, looping, rebased to now, speed {speed}"
+        )
         click.echo(f"  logins  {creds}")
         click.echo(f"  logs    {log_dir}/")
         click.echo("Ctrl+C to stop.")
