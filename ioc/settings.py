@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     )
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus metrics port of ingest (0: disabled)."
+    )
+    population_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="Base URL of a remote population service (docs/population-api.md); "
+        "empty: the synthetic sample registry.",
+    )
+    population_token: SecretStr = Field(
+        SecretStr(""), description="Bearer token for the population service (never printed)."
+    )
+    population_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="Timeout of one population service request."
+    )
+    population_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed population service request."
     )
 
     @field_validator("db_url")
