@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -43,8 +44,13 @@ def pg_template() -> Iterator[str]:
     status = store.status()
     store.close()
     assert status["timescaledb"], "TimescaleDB is not loaded on the test server"
+    with _admin() as conn:
+        # TimescaleDB's scheduler connects to every database except templates; its session
+        # would make CREATE DATABASE ... TEMPLATE fail now and then ("being accessed").
+        conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
     yield name
     with _admin() as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name)))
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
@@ -55,11 +61,24 @@ def pg_url(pg_template: str) -> Iterator[str]:
     """URL of a fresh, migrated TimescaleDB database, dropped after the test."""
     name = f"ioc_test_{uuid.uuid4().hex[:10]}"
     with _admin() as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(pg_template)
-            )
-        )
+        for attempt in range(50):
+            try:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(pg_template)
+                    )
+                )
+                break
+            except psycopg.errors.ObjectInUse:
+                # A scheduler started before the template was marked may still be leaving.
+                if attempt == 49:
+                    raise
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (pg_template,),
+                )
+                time.sleep(0.1)
     yield _pg_url(name)
     with _admin() as conn:
         conn.execute(

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol
 
-from ioc.alarms import triggers_for
 from ioc.events import Event
+from ioc.store.kpi_queries import KpiQueries
 from ioc.store.models import (
     ALARM_ACTIONS,
     ROLES,
@@ -102,7 +102,7 @@ def _record(cls: type, row: dict[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-class Store(ABC):
+class Store(KpiQueries, ABC):
     """Everything the product keeps: events, rollups, devices, alarms, users, audit, dead letters."""
 
     dialect: str = ""
@@ -111,8 +111,11 @@ class Store(ABC):
     # --- backend primitives -----------------------------------------------------
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Tx]:
-        """A transaction that commits on success and rolls back on error."""
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Tx]:
+        """A transaction that commits on success and rolls back on error.
+
+        readonly=True promises no writes, so a backend may skip write locks.
+        """
 
     @abstractmethod
     def _bulk_insert_events(self, tx: Tx, events: Sequence[Event]) -> list[Event]:
@@ -158,10 +161,13 @@ class Store(ABC):
         """Apply pending migrations, each in its own transaction; return the versions applied."""
         applied = []
         with self.transaction() as tx:
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)"
-            )
+            # Checked first: the application role (no CREATE on the schema) may then call
+            # migrate() on an up-to-date store as a no-op.
+            if not self._has_table(tx, "schema_migrations"):
+                tx.execute(
+                    "CREATE TABLE schema_migrations "
+                    "(version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)"
+                )
         current = self.schema_version()
         for version, name, script in self.migrations():
             if version <= current:
@@ -183,7 +189,7 @@ class Store(ABC):
     def _has_table(self, tx: Tx, name: str) -> bool: ...
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.transaction() as tx:
+        with self.transaction(readonly=True) as tx:
             return [self._from_db(r) for r in tx.fetch(query, [self._to_db(p) for p in params])]
 
     # --- ingest -------------------------------------------------------------------
@@ -203,7 +209,10 @@ class Store(ABC):
             alarms_opened = 0
             if inserted:
                 self._apply_rollups(tx, inserted)
+                self._apply_kpi_state(tx, inserted)
                 self._apply_device_state(tx, latest_per_source(inserted))
+                from ioc.alarms import triggers_for  # ioc.alarms imports the store's models
+
                 for trigger in triggers_for(inserted):
                     alarms_opened += self._open_or_merge(tx, trigger)[1]
             for province, status in statuses:
@@ -415,6 +424,11 @@ class Store(ABC):
         query = f"SELECT * FROM devices{where} ORDER BY source"  # noqa: S608
         return [_record(Device, r) for r in self._rows(query, params)]
 
+    def get_device(self, source: str) -> Device | None:
+        """One device's latest state by its source id."""
+        rows = self._rows("SELECT * FROM devices WHERE source = %s", (source,))
+        return _record(Device, rows[0]) if rows else None
+
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
         rows = self._rows(
@@ -546,6 +560,25 @@ class Store(ABC):
                 "INSERT INTO alarm_actions (alarm_id, ts, actor, action, note, assigned_to) "
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 (alarm_id, now, actor, action, note, assigned_to),
+            )
+            # The audit trail gets the same action in the same transaction, whoever the caller.
+            tx.execute(
+                "INSERT INTO audit_log (ts, actor, action, target, details) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (
+                    now,
+                    actor,
+                    f"alarm_{action}",
+                    f"alarm:{alarm_id}",
+                    self._to_db(
+                        {
+                            "province": rows[0]["province"],
+                            "state": rows[0]["state"],
+                            "note": note,
+                            "assigned_to": assigned_to,
+                        }
+                    ),
+                ),
             )
         return _record(Alarm, self._from_db(rows[0]))
 
@@ -689,9 +722,12 @@ class Store(ABC):
             params.append(datetime.now(UTC) - stale_after)
         return [_record(WorkerHealth, r) for r in self._rows(query + " ORDER BY worker_id", params)]
 
-    def newest_event_ts(self) -> datetime | None:
-        """Time of the newest stored event, for the freshness indicator."""
-        rows = self._rows("SELECT max(ts) AS ts FROM events")
+    def newest_event_ts(self, *, province: str | None = None) -> datetime | None:
+        """Time of the newest stored event (of one province), for the freshness indicator."""
+        if province is None:
+            rows = self._rows("SELECT max(ts) AS ts FROM events")
+        else:
+            rows = self._rows("SELECT max(ts) AS ts FROM events WHERE province = %s", (province,))
         return rows[0]["ts"] if rows else None
 
     def table_counts(self) -> dict[str, int]:
@@ -712,6 +748,126 @@ class Store(ABC):
         with self.transaction() as tx:
             for name in names:  # fixed names from the list above, not input
                 out[name] = int(tx.fetch(f"SELECT count(*) AS n FROM {name}")[0]["n"])  # noqa: S608
+        return out
+
+    # --- dashboard queries ------------------------------------------------------------
+
+    def find_events(
+        self,
+        *,
+        province: str | None = None,
+        ward: str | None = None,
+        domain: str | None = None,
+        source: str | None = None,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = (),
+        min_severity: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        oldest_first: bool = False,
+    ) -> list[Event]:
+        """Events filtered by place, source, kinds and time; newest first unless oldest_first."""
+        where, params = self._where(
+            province=province,
+            ward=ward,
+            domain=domain,
+            min_severity=min_severity,
+            since=since,
+            until=until,
+        )
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if source is not None:
+            clauses.append("source = %s")
+            params.append(source)
+        if kinds is not None:
+            if not kinds:
+                return []
+            clauses.append(f"kind IN ({', '.join(['%s'] * len(kinds))})")
+            params.extend(kinds)
+        if exclude_kinds:
+            clauses.append(f"kind NOT IN ({', '.join(['%s'] * len(exclude_kinds))})")
+            params.extend(exclude_kinds)
+        order = "ASC" if oldest_first else "DESC"
+        query = (
+            "SELECT * FROM events"  # noqa: S608 - fixed clauses, values are parameters
+            + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            + f" ORDER BY ts {order}, id LIMIT %s"
+        )
+        with self.transaction() as tx:
+            rows = tx.fetch(query, [self._to_db(p) for p in params] + [int(limit)])
+        return [self._event(r) for r in rows]
+
+    def event_counts_by_ward(
+        self,
+        *,
+        since: datetime,
+        province: str | None = None,
+        domain: str | None = None,
+        min_severity: int = 0,
+        exclude_kinds: Sequence[str] = (),
+    ) -> list[tuple[str, str | None, int, int]]:
+        """(province, ward, events, highest severity) since a time, for map aggregation."""
+        where, params = self._where(
+            province=province, domain=domain, min_severity=min_severity, since=since
+        )
+        if exclude_kinds:
+            where += f" AND kind NOT IN ({', '.join(['%s'] * len(exclude_kinds))})"
+            params.extend(exclude_kinds)
+        rows = self._rows(
+            "SELECT province, ward, count(*) AS n, max(severity) AS top FROM events"  # noqa: S608
+            + where
+            + " GROUP BY province, ward ORDER BY province, ward",
+            params,
+        )
+        return [(r["province"], r["ward"], int(r["n"]), int(r["top"])) for r in rows]
+
+    def events_per_minute(
+        self,
+        *,
+        minutes: int = 15,
+        province: str | None = None,
+        now: datetime | None = None,
+    ) -> list[tuple[datetime, str, int]]:
+        """(minute start UTC, kind, events) for the last `minutes` minutes, the current one included."""
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        current = now.replace(second=0, microsecond=0)
+        starts = [current - timedelta(minutes=i) for i in range(max(1, int(minutes)))]
+        # One range scan; the CASE numbers each row's minute, portable across both dialects.
+        case = " ".join("WHEN ts >= %s THEN " + str(i) for i in range(len(starts)))
+        params: list[Any] = [*starts, starts[-1]]
+        query = f"SELECT CASE {case} END AS m, kind, count(*) AS n FROM events WHERE ts >= %s"  # noqa: S608
+        if province is not None:
+            query += " AND province = %s"
+            params.append(province)
+        rows = self._rows(query + " GROUP BY 1, 2 ORDER BY 1 DESC, 2", params)
+        return [(starts[int(r["m"])], r["kind"], int(r["n"])) for r in rows]
+
+    def latest_per_source(
+        self,
+        sources: Sequence[str],
+        *,
+        kinds: Sequence[str],
+        since: datetime | None = None,
+        per_source: int = 1,
+    ) -> dict[str, list[Event]]:
+        """The newest events of the given kinds for each source, e.g. each camera's snapshots."""
+        out: dict[str, list[Event]] = {}
+        if not sources or not kinds:
+            return out
+        query = (
+            "SELECT * FROM events WHERE source = %s "  # noqa: S608 - placeholders only
+            f"AND kind IN ({', '.join(['%s'] * len(kinds))})"
+            + (" AND ts >= %s" if since is not None else "")
+            + " ORDER BY ts DESC, id LIMIT %s"
+        )
+        tail = ([self._to_db(since)] if since is not None else []) + [int(per_source)]
+        # One transaction, one indexed (source, ts) probe per source.
+        with self.transaction() as tx:
+            for source in sources:
+                rows = tx.fetch(query, [source, *kinds, *tail])
+                if rows:
+                    out[source] = [self._event(r) for r in rows]
         return out
 
     def __enter__(self) -> Store:

@@ -14,9 +14,45 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ioc.events import Event
-from ioc.store.base import Store, StoreError, Tx
+from ioc.store.base import HIGH_SEVERITY, Store, StoreError, Tx
 
 logger = logging.getLogger(__name__)
+
+# Same results as Store._apply_rollups and Store._apply_device_state (hour and day in
+# UTC, '' for an unknown ward, the newest event per source), computed by the server.
+_INSERT_AND_DERIVE = sql.SQL(
+    "WITH ins AS ("
+    " INSERT INTO events ({cols}) SELECT {cols} FROM events_staging ON CONFLICT DO NOTHING"
+    " RETURNING id, ts, source, kind, severity, province, ward, lat, lon, attrs"
+    "), hourly AS ("
+    " INSERT INTO rollup_hourly (bucket, province, kind, n, n_high)"
+    " SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', province, kind,"
+    " count(*), count(*) FILTER (WHERE severity >= %s)"
+    " FROM ins GROUP BY 1, 2, 3"
+    " ON CONFLICT (bucket, province, kind) DO UPDATE"
+    " SET n = rollup_hourly.n + excluded.n, n_high = rollup_hourly.n_high + excluded.n_high"
+    "), daily AS ("
+    " INSERT INTO rollup_daily_ward (day, province, ward, kind, n, n_high)"
+    " SELECT (ts AT TIME ZONE 'UTC')::date, province, coalesce(ward, ''), kind,"
+    " count(*), count(*) FILTER (WHERE severity >= %s)"
+    " FROM ins GROUP BY 1, 2, 3, 4"
+    " ON CONFLICT (province, day, ward, kind) DO UPDATE"
+    " SET n = rollup_daily_ward.n + excluded.n,"
+    " n_high = rollup_daily_ward.n_high + excluded.n_high"
+    "), latest AS ("
+    " INSERT INTO devices (source, province, ward, domain, lat, lon, last_ts, last_kind,"
+    " last_severity, last_event_id, last_attrs)"
+    " SELECT DISTINCT ON (source) source, province, ward, split_part(kind, '.', 1), lat, lon,"
+    " ts, kind, severity, id, attrs FROM ins ORDER BY source, ts DESC"
+    " ON CONFLICT (source) DO UPDATE SET province = excluded.province,"
+    " ward = coalesce(excluded.ward, devices.ward), domain = excluded.domain,"
+    " lat = coalesce(excluded.lat, devices.lat), lon = coalesce(excluded.lon, devices.lon),"
+    " last_ts = excluded.last_ts, last_kind = excluded.last_kind,"
+    " last_severity = excluded.last_severity, last_event_id = excluded.last_event_id,"
+    " last_attrs = excluded.last_attrs"
+    " WHERE devices.last_ts IS NULL OR devices.last_ts < excluded.last_ts"
+    ") SELECT id, ts FROM ins"
+)
 
 EVENT_COLUMNS = (
     "id",
@@ -88,7 +124,7 @@ class PostgresStore(Store):
         self.pool.open(wait=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[Tx]:
         try:
             with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
                 with conn.cursor() as cur:
@@ -147,13 +183,17 @@ class PostgresStore(Store):
                         Jsonb(e.attrs),
                     )
                 )
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO events ({cols}) SELECT {cols} FROM events_staging "
-                "ON CONFLICT DO NOTHING RETURNING id, ts"
-            ).format(cols=cols)
-        )
+        # One statement inserts the new events and, from exactly those rows, updates the
+        # rollups and the latest state per device: Python never sends those rows one by one
+        # (executemany cost ~20 us of client CPU per row, about half of a batch's).
+        cur.execute(_INSERT_AND_DERIVE.format(cols=cols), (HIGH_SEVERITY, HIGH_SEVERITY))
         return [by_key[(r["id"], r["ts"])] for r in cur.fetchall()]
+
+    def _apply_rollups(self, tx: Tx, inserted: Sequence[Event]) -> None:
+        """Done by _bulk_insert_events, in the statement that inserts the events."""
+
+    def _apply_device_state(self, tx: Tx, latest: Sequence[Event]) -> None:
+        """Done by _bulk_insert_events, in the statement that inserts the events."""
 
     def status(self) -> dict[str, Any]:
         with self.transaction() as tx:
@@ -177,3 +217,24 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self.pool.close()
+
+
+def create_database(url: str) -> bool:
+    """Create the database named in url unless it exists; True if it was created.
+
+    Connects to the server's `postgres` database with the same credentials.
+    """
+    info = psycopg.conninfo.conninfo_to_dict(url.replace("postgres://", "postgresql://", 1))
+    name = info.get("dbname") or "postgres"
+    admin = psycopg.conninfo.make_conninfo(**{**info, "dbname": "postgres"})
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if exists:
+                return False
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"PostgreSQL: {exc}") from exc

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -15,6 +15,7 @@ from ioc.events import Event
 from ioc.store.base import Store, StoreError, Tx
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+MAX_IDLE_CONNECTIONS = 8
 TS_COLUMNS = frozenset(
     {
         "ts",
@@ -77,36 +78,45 @@ class SqliteStore(Store):
             raise ValueError("sqlite URL needs a file path: sqlite:///relative.db or sqlite:////abs.db")
         self.path = Path(url.removeprefix("sqlite:///"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        # A small pool rather than one connection per thread: web servers start a thread
+        # per request, and per-thread connections would never be closed.
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._closed = False
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode survives a killed process; only a power cut may lose
-                # the last commits, which the broker then redelivers (acks follow commits).
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                conn.execute("PRAGMA busy_timeout=30000")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only a power cut may lose
+            # the last commits, which the broker then redelivers (acks follow commits).
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
         return conn
 
+    def _acquire(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return self._connect()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        if self._closed or self._idle.qsize() >= MAX_IDLE_CONNECTIONS:
+            conn.close()
+        else:
+            self._idle.put(conn)
+
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        conn = self._conn()
+    def transaction(self, *, readonly: bool = False) -> Iterator[Tx]:
+        conn = self._acquire()
         cur = conn.cursor()
         try:
-            cur.execute("BEGIN IMMEDIATE")
+            # Reads take no write lock, so dashboards never queue behind the ingest writer.
+            cur.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
             yield _SqliteTx(cur)
             cur.execute("COMMIT")
         except sqlite3.OperationalError as exc:
@@ -119,6 +129,7 @@ class SqliteStore(Store):
             raise
         finally:
             cur.close()
+            self._release(conn)
 
     def _run_script(self, tx: Tx, script: str) -> None:
         # executescript would COMMIT first; run statement by statement inside our transaction.
@@ -209,8 +220,9 @@ class SqliteStore(Store):
         }
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
