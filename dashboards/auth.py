@@ -1,0 +1,280 @@
+"""Sessions, login routes and the server-side checks every page and callback goes through.
+
+Every Dash callback is decorated with `guard(permission)`: it re-reads the session
+user from the store (a disabled account stops at its next request), checks the
+role's permission and hands the user to the callback, which then narrows every
+query with `scope()`. Requests without a session never reach a callback: the
+before_request hook answers 401 (API) or redirects to /login (pages).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit
+
+import flask
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from dashboards.i18n import normalise_language
+from dashboards.services import services
+from ioc.auth import AuthError, authenticate, can, province_scope
+from ioc.store import User
+
+logger = logging.getLogger(__name__)
+
+SESSION_USER = "u"
+SESSION_LANG = "lang"
+SESSION_CSRF = "csrf"
+CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and echoes as X-CSRFToken
+CSRF_HEADER = "X-CSRFToken"
+LOGIN_PATH = "/login"
+ROUTER_OUTPUT = "_pages_content.children"
+SLOW_CALLBACK_S = 0.5  # Dash pages' router; each page layout is guarded
+
+# Paths anyone may fetch: the login page and the static code and styles it needs.
+PUBLIC_PREFIXES = (
+    "/assets/",
+    "/_dash-component-suites/",
+    "/auth/",
+)
+PUBLIC_PATHS = frozenset(
+    {LOGIN_PATH, "/_dash-layout", "/_dash-dependencies", "/_favicon.ico", "/_reload-hash"}
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AccessDenied(Forbidden):
+    """A request outside the user's role or province scope (HTTP 403)."""
+
+
+def current_user() -> User | None:
+    """The signed-in, active user of this request, read once per request."""
+    if "ioc_user" in flask.g:
+        return flask.g.ioc_user
+    user = None
+    name = flask.session.get(SESSION_USER)
+    if name:
+        found = services().store.get_user(name)
+        if found is not None and not found.disabled:
+            user = found
+    flask.g.ioc_user = user
+    return user
+
+
+def current_lang() -> str:
+    """The session's language, else the configured default."""
+    default = services().settings.language
+    return normalise_language(flask.session.get(SESSION_LANG), default)
+
+
+def _audit_denial(user: User | None, what: str, details: dict[str, Any]) -> None:
+    try:
+        services().store.append_audit(
+            user.username if user else "anonymous", "access_denied", target=what, details=details
+        )
+    except Exception:
+        logger.exception("could not audit a denied request")
+
+
+def deny(user: User | None, what: str, **details: Any) -> AccessDenied:
+    """Audit a refused request and return the exception to raise."""
+    _audit_denial(user, what, details)
+    return AccessDenied(f"not allowed: {what}")
+
+
+def scope(user: User, requested: str | None) -> str | None:
+    """The province a query may cover; a scoped user asking for another one is refused."""
+    if requested in ("", "all"):
+        requested = None
+    try:
+        return province_scope(user, requested)
+    except AuthError:
+        raise deny(user, "province", requested=requested, allowed=user.province) from None
+
+
+def check_place(user: User, province: str | None, what: str) -> None:
+    """Refuse an object (alarm, event, device) outside the user's province."""
+    if user.province is not None and province != user.province:
+        raise deny(user, what, province=province, allowed=user.province)
+
+
+def guard(permission: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorate a callback: refuse without session or permission, then call fn(user, *args)."""
+
+    def decorate(fn: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any) -> R:
+            user = current_user()
+            if user is None:
+                raise Unauthorized("sign in first")
+            if not can(user, permission):
+                raise deny(user, permission, callback=fn.__name__)
+            began = time.perf_counter()
+            try:
+                return fn(user, *args)
+            finally:
+                took = time.perf_counter() - began
+                # A callback slower than the 1 s poll makes the page fall behind: say so.
+                if took > SLOW_CALLBACK_S:
+                    logger.warning("slow callback %s: %.0f ms", fn.__name__, took * 1000)
+
+        wrapper.ioc_permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def page(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a page layout: send strangers to /login, refuse other roles, else fn(user, lang, **kw)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            from dashboards.components.shell import denied_notice, login_redirect
+
+            user = current_user()
+            lang = current_lang()
+            if user is None:
+                return login_redirect(flask.request.args.get("next") or _page_path())
+            if not can(user, permission):
+                _audit_denial(user, permission, {"page": fn.__module__})
+                return denied_notice(lang)
+            return fn(user, lang, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _page_path() -> str:
+    # Inside the router callback the page path is in the request body, not the URL.
+    body = flask.request.get_json(silent=True) or {}
+    for item in body.get("inputs", []):
+        if isinstance(item, dict) and item.get("property") == "pathname":
+            return str(item.get("value") or "/")
+    return flask.request.path
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after login; anything else becomes /live."""
+    if not target:
+        return "/live"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/live"
+    if target.startswith(("/auth/", LOGIN_PATH)):
+        return "/live"
+    return target
+
+
+def _is_router_request() -> bool:
+    body = flask.request.get_json(silent=True) or {}
+    return ROUTER_OUTPUT in str(body.get("output", ""))
+
+
+def _before_request() -> Any:
+    path = flask.request.path
+    if path == "/":
+        return flask.redirect("/live")
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    user = current_user()
+    if path == "/_dash-update-component":
+        if user is not None:
+            _check_csrf()
+            return None
+        if _is_router_request():
+            return None  # the page's own guard renders the login redirect
+        return flask.jsonify(error="sign in first"), 401
+    if user is None:
+        if flask.request.method == "GET" and "text/html" in flask.request.headers.get("Accept", ""):
+            return flask.redirect(f"{LOGIN_PATH}?next={quote(path)}")
+        return flask.jsonify(error="sign in first"), 401
+    return None
+
+
+def _check_csrf() -> None:
+    # Double submit: the cookie is readable by our own page only, and dash-renderer echoes it.
+    expected = flask.session.get(SESSION_CSRF, "")
+    sent = flask.request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(expected, sent):
+        raise Forbidden("missing or wrong CSRF token")
+
+
+def _login() -> Any:
+    form = flask.request.form
+    target = safe_next(form.get("next"))
+    username = (form.get("username") or "").strip()
+    store = services().store
+    try:
+        user = authenticate(
+            store, username, form.get("password") or "", source=flask.request.remote_addr or ""
+        )
+    except AuthError:
+        return flask.redirect(f"{LOGIN_PATH}?error=1&next={quote(target)}", code=303)
+    lang = flask.session.get(SESSION_LANG)
+    flask.session.clear()  # a fresh session on login: no fixation
+    flask.session.permanent = True
+    flask.session[SESSION_USER] = user.username
+    if lang:
+        flask.session[SESSION_LANG] = lang
+    token = secrets.token_urlsafe(32)
+    flask.session[SESSION_CSRF] = token
+    response = flask.redirect(target, code=303)
+    _set_csrf_cookie(response, token)
+    return response
+
+
+def _set_csrf_cookie(response: flask.Response, token: str) -> None:
+    cfg = flask.current_app.config
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=False,  # dash-renderer must read it to echo it in a header
+        samesite="Lax",
+        secure=bool(cfg.get("SESSION_COOKIE_SECURE")),
+        max_age=int(cfg["PERMANENT_SESSION_LIFETIME"].total_seconds()),
+    )
+
+
+def _logout() -> Any:
+    user = current_user()
+    if user is not None:
+        services().store.append_audit(user.username, "logout")
+    lang = flask.session.get(SESSION_LANG)
+    flask.session.clear()
+    if lang:
+        flask.session[SESSION_LANG] = lang
+    response = flask.redirect(LOGIN_PATH, code=303)
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
+def _set_language(code: str) -> Any:
+    flask.session[SESSION_LANG] = normalise_language(code)
+    return flask.redirect(safe_next(flask.request.args.get("next")), code=303)
+
+
+def _refresh_csrf_cookie(response: flask.Response) -> flask.Response:
+    # Keep the cookie alive as long as the (refreshed) session, e.g. on a video wall.
+    token = flask.session.get(SESSION_CSRF)
+    if token and flask.request.path == "/_dash-layout":
+        _set_csrf_cookie(response, token)
+    return response
+
+
+def install(server: flask.Flask) -> None:
+    """Add the login/logout/language routes and the request guard to the Flask server."""
+    server.add_url_rule("/auth/login", "ioc_login", _login, methods=["POST"])
+    server.add_url_rule("/auth/logout", "ioc_logout", _logout, methods=["POST"])
+    server.add_url_rule("/auth/lang/<code>", "ioc_lang", _set_language, methods=["GET"])
+    server.before_request(_before_request)
+    server.after_request(_refresh_csrf_cookie)

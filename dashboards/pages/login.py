@@ -1,0 +1,78 @@
+"""Login page: a plain HTML form posted to /auth/login (works without callbacks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from dashboards.auth import current_lang, current_user, safe_next
+from dashboards.i18n import t
+
+dash.register_page(__name__, path="/login", title="IOC — Đăng nhập", order=99)
+
+
+def layout(error: str | None = None, next: str | None = None, **_: Any) -> html.Div:
+    """Username and password; an already signed-in user goes straight on."""
+    lang = current_lang()
+    target = safe_next(next)
+    if current_user() is not None:
+        return html.Div(dcc.Location(id="login-done", href=target, refresh=True))
+    return html.Div(
+        html.Form(
+            [
+                html.H1(t("app.title", lang), className="login-brand"),
+                html.H2(t("login.title", lang)),
+                html.P(
+                    t("login.error", lang), className="form-error", id="login-error", role="alert"
+                )
+                if error
+                else None,
+                html.Label(
+                    [
+                        html.Span(t("login.username", lang), className="field-label"),
+                        dcc.Input(
+                            id="login-username",
+                            name="username",
+                            type="text",
+                            autoComplete="username",
+                            required=True,
+                            autoFocus=True,
+                            maxLength=64,
+                            className="input",
+                        ),
+                    ],
+                    className="field",
+                ),
+                html.Label(
+                    [
+                        html.Span(t("login.password", lang), className="field-label"),
+                        dcc.Input(
+                            id="login-password",
+                            name="password",
+                            type="password",
+                            autoComplete="current-password",
+                            required=True,
+                            maxLength=256,
+                            className="input",
+                        ),
+                    ],
+                    className="field",
+                ),
+                dcc.Input(type="hidden", name="next", value=target, id="login-next"),
+                html.Button(
+                    t("login.submit", lang),
+                    type="submit",
+                    id="login-submit",
+                    className="btn btn-primary",
+                ),
+                html.P(t("login.hint", lang), className="muted small"),
+            ],
+            action="/auth/login",
+            method="POST",
+            className="login-form panel",
+            id="login-form",
+        ),
+        className="login-page",
+    )

@@ -1,0 +1,101 @@
+"""Plain HTTP routes next to Dash: camera snapshots and the offline basemap's GeoJSON."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import flask
+from werkzeug.exceptions import NotFound, Unauthorized
+
+from dashboards.auth import check_place, current_user, deny
+from dashboards.services import services
+from ioc.auth import can
+from ioc.events import Event
+from ioc.geo import geography
+
+SNAPSHOT_ROUTE = "/snapshots/event/"
+
+
+def snapshot_url(event_id: str) -> str:
+    """Where the browser fetches the snapshot of an event."""
+    return f"{SNAPSHOT_ROUTE}{event_id}"
+
+
+def snapshot_ref(event: Event) -> dict[str, Any] | None:
+    """The SnapshotRef of an event, if its attributes carry one."""
+    ref = event.attrs.get("snapshot") if isinstance(event.attrs, dict) else None
+    return ref if isinstance(ref, dict) and (ref.get("path") or ref.get("url")) else None
+
+
+def resolve_snapshot(ref: dict[str, Any], data_dir: Path, snapshot_dir: Path) -> Path | None:
+    """The local file a SnapshotRef names, only if it lies inside the data directory."""
+    raw = ref.get("path")
+    if not raw:
+        return None
+    root = data_dir.resolve()
+    given = Path(raw)
+    candidates = [given] if given.is_absolute() else [snapshot_dir / given, root / given]
+    for candidate in candidates:
+        resolved = candidate.resolve()
+        # Paths come from device events: never follow one out of the data directory.
+        if resolved.is_relative_to(root) and resolved.is_file():
+            return resolved
+    return None
+
+
+def _snapshot(event_id: str) -> flask.Response:
+    user = current_user()
+    if user is None:
+        raise Unauthorized("sign in first")
+    if not can(user, "cameras.view") and not can(user, "live.view"):
+        raise deny(user, "cameras.view", snapshot=event_id)
+    svc = services()
+    event = svc.store.get_event(event_id)
+    if event is None:
+        raise NotFound()
+    check_place(user, event.province, "snapshot")
+    ref = snapshot_ref(event)
+    path = resolve_snapshot(ref, svc.settings.data_dir, svc.snapshot_dir) if ref else None
+    if path is None:
+        raise NotFound()
+    mimetype = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+    response = flask.send_file(path, mimetype=mimetype, conditional=True, max_age=86400)
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+@cache
+def _province_geojson_bytes() -> bytes:
+    return json.dumps(geography().province_geojson(), separators=(",", ":")).encode()
+
+
+@cache
+def _commune_geojson_bytes(code: str) -> bytes:
+    return json.dumps(geography().commune_geojson(code), separators=(",", ":")).encode()
+
+
+def _geo_response(body: bytes) -> flask.Response:
+    response = flask.Response(body, mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def _provinces() -> flask.Response:
+    return _geo_response(_province_geojson_bytes())
+
+
+def _communes(code: str) -> flask.Response:
+    if not geography().is_province(code):
+        raise NotFound()
+    return _geo_response(_commune_geojson_bytes(geography().province(code).code))
+
+
+def install(server: flask.Flask) -> None:
+    """Register the routes (each behind the login guard of dashboards.auth)."""
+    server.add_url_rule(f"{SNAPSHOT_ROUTE}<event_id>", "ioc_snapshot", _snapshot)
+    server.add_url_rule("/geo/provinces.geojson", "ioc_geo_provinces", _provinces)
+    server.add_url_rule("/geo/communes/<code>.geojson", "ioc_geo_communes", _communes)
