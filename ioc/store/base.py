@@ -431,9 +431,7 @@ class Store(KpiQueries, ABC):
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest dead letters first."""
-        rows = self._rows(
-            "SELECT * FROM dead_letters ORDER BY id DESC LIMIT %s", (int(limit),)
-        )
+        rows = self._rows("SELECT * FROM dead_letters ORDER BY id DESC LIMIT %s", (int(limit),))
         return [
             DeadLetter(
                 topic=r["topic"],

@@ -75,7 +75,9 @@ class SqliteStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
-            raise ValueError("sqlite URL needs a file path: sqlite:///relative.db or sqlite:////abs.db")
+            raise ValueError(
+                "sqlite URL needs a file path: sqlite:///relative.db or sqlite:////abs.db"
+            )
         self.path = Path(url.removeprefix("sqlite:///"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A small pool rather than one connection per thread: web servers start a thread
