@@ -4,6 +4,7 @@ binary is installed, or the pure-Python amqtt broker as an embedded fallback."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import shutil
 import socket
@@ -41,7 +42,11 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 def mosquitto_config(port: int, data_dir: Path, host: str = DEFAULT_HOST) -> str:
     """The shipped Mosquitto config rendered for one port and data directory."""
     template = resources.files("ioc.broker").joinpath("mosquitto.conf").read_text("utf-8")
-    return template.format(port=port, host=host, data_dir=data_dir.resolve().as_posix())
+    # Run as whoever starts it: as root, Mosquitto would otherwise switch to the `mosquitto`
+    # user and fail to write its persistence file in a directory that user does not own.
+    return template.format(
+        port=port, host=host, data_dir=data_dir.resolve().as_posix(), user=getpass.getuser()
+    )
 
 
 class MosquittoBroker:

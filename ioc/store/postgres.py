@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -186,8 +186,13 @@ class PostgresStore(Store):
         # One statement inserts the new events and, from exactly those rows, updates the
         # rollups and the latest state per device: Python never sends those rows one by one
         # (executemany cost ~20 us of client CPU per row, about half of a batch's).
-        cur.execute(_INSERT_AND_DERIVE.format(cols=cols), (HIGH_SEVERITY, HIGH_SEVERITY))
-        return [by_key[(r["id"], r["ts"])] for r in cur.fetchall()]
+        # Tuples, not the connection's dicts: a dict per returned row cost ~5 us of CPU.
+        cur.row_factory = tuple_row
+        try:
+            cur.execute(_INSERT_AND_DERIVE.format(cols=cols), (HIGH_SEVERITY, HIGH_SEVERITY))
+            return [by_key[(r[0], r[1])] for r in cur.fetchall()]
+        finally:
+            cur.row_factory = dict_row
 
     def _apply_rollups(self, tx: Tx, inserted: Sequence[Event]) -> None:
         """Done by _bulk_insert_events, in the statement that inserts the events."""

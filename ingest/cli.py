@@ -1,0 +1,129 @@
+"""`ioc ingest`: run ingest workers until SIGTERM or Ctrl+C."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+
+import click
+
+from ingest.harness import safe_url
+from ingest.mqtt import MAX_RECEIVE_MAXIMUM, BrokerUrl
+from ingest.worker import (
+    DEFAULT_DRAIN_TIMEOUT_S,
+    DEFAULT_GROUP,
+    DEFAULT_NAME,
+    DEFAULT_SESSION_EXPIRY_S,
+    WorkerOptions,
+    run_workers,
+)
+from ioc.cli import Ctx, pass_ctx
+
+
+@click.command("ingest")
+@click.option(
+    "-w",
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the subscription.",
+)
+@click.option(
+    "--name",
+    default=DEFAULT_NAME,
+    show_default=True,
+    help="Client id prefix: workers are NAME-1..NAME-N. Keep it fixed (the broker keeps each "
+    "worker's session and its share of messages under that id); use one name per host.",
+)
+@click.option(
+    "--group", default=DEFAULT_GROUP, show_default=True, help="Shared subscription group."
+)
+@click.option(
+    "--shared",
+    is_flag=True,
+    default=False,
+    help="Use the shared subscription even with one worker (several hosts splitting the "
+    "load). Always on with --workers above 1.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1), help="Messages per batch [IOC_INGEST_BATCH_SIZE]."
+)
+@click.option(
+    "--batch-ms", type=click.IntRange(1), help="Longest wait for a batch [IOC_INGEST_BATCH_MS]."
+)
+@click.option(
+    "--receive-maximum",
+    type=click.IntRange(1, MAX_RECEIVE_MAXIMUM),
+    help="Unacked messages the broker may send each worker; bounds memory "
+    "[IOC_INGEST_QUEUE_MAX, capped at 65535].",
+)
+@click.option(
+    "--queue-max",
+    type=click.IntRange(10),
+    help="Messages a worker holds before it stops reading from the broker [IOC_INGEST_QUEUE_MAX].",
+)
+@click.option(
+    "--session-expiry",
+    "session_expiry_s",
+    default=DEFAULT_SESSION_EXPIRY_S,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Seconds the broker keeps a stopped worker's session and backlog.",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Prometheus port of worker 1; worker i uses PORT+i-1 (0: off) [IOC_METRICS_PORT].",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoints listen on.",
+)
+@click.option(
+    "--heartbeat",
+    "heartbeat_s",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between health rows written to the store.",
+)
+@click.option(
+    "--drain-timeout",
+    "drain_timeout_s",
+    default=DEFAULT_DRAIN_TIMEOUT_S,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="On SIGTERM, how long to keep retrying an unreachable store before exiting.",
+)
+@click.option(
+    "--retire",
+    "retire_index",
+    type=click.IntRange(1),
+    help="After scaling down: resume worker NAME-INDEX's session, unsubscribe, store what it "
+    "still holds, end the session and exit. A stopped worker's session otherwise keeps "
+    "receiving its share of a shared subscription.",
+)
+@pass_ctx
+def ingest(ctx: Ctx, workers: int, retire_index: int | None, **options: object) -> None:
+    """Subscribe to events, validate, store in batches, ack after commit."""
+    settings = ctx.settings
+    try:
+        broker = BrokerUrl.parse(settings.mqtt_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    root = logging.getLogger()
+    opts = WorkerOptions.from_settings(settings, log_level=root.level, **options)
+    if retire_index is not None:
+        opts = replace(opts, index=retire_index, retire=True, shared=True)
+        click.echo(f"ingest: retiring {opts.client_id} on {broker}", err=True)
+        sys.exit(run_workers(settings, opts, 1))
+    click.echo(
+        f"ingest: {workers} worker(s) {opts.name}-1..{workers} on {broker} "
+        f"-> {safe_url(settings.db_url)}; Ctrl+C or SIGTERM drains and stops",
+        err=True,
+    )
+    sys.exit(run_workers(settings, opts, workers))

@@ -1,0 +1,100 @@
+"""Validation at the edge: raw MQTT bytes become an Event, a device status, or a dead letter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ioc.events import (
+    DeviceStatus,
+    Event,
+    InvalidMessage,
+    is_status_topic,
+    parse_event,
+    parse_status,
+)
+from ioc.settings import Settings
+from ioc.store import DeadLetter
+
+
+@dataclass(slots=True)
+class Received:
+    """One message after validation, held until the batch holding it commits."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    # Packet ids belong to one connection: acks are sent only for the current one.
+    generation: int
+    event: Event | None = None
+    status: tuple[str, DeviceStatus] | None = None
+    reason: str | None = None
+    received_at: datetime | None = None
+
+    def dead_letter(self, worker: str, reason: str | None = None) -> DeadLetter:
+        """This message as a dead-letter row."""
+        return DeadLetter(
+            topic=self.topic,
+            payload=self.payload,
+            reason=reason or self.reason or "rejected",
+            worker=worker,
+            received_at=self.received_at or datetime.now(UTC),
+        )
+
+
+class Decoder:
+    """Validates messages with the limits of the settings; never raises."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        max_bytes: int,
+        max_age: timedelta,
+        max_future: timedelta,
+    ) -> None:
+        self.prefix = prefix
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.max_future = max_future
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Decoder:
+        """A decoder with the payload, age and clock-skew limits of these settings."""
+        return cls(
+            prefix=settings.topic_prefix,
+            max_bytes=settings.max_payload_bytes,
+            max_age=timedelta(days=settings.max_event_age_days),
+            max_future=timedelta(seconds=settings.max_event_future_s),
+        )
+
+    def decode(self, topic_bytes: bytes, payload: bytes, mid: int, generation: int) -> Received:
+        """Validate one message; failures come back with a reason instead of an exception."""
+        topic = topic_bytes.decode("utf-8", "replace")
+        item = Received(topic, payload, mid, generation)
+        now = datetime.now(UTC)
+        try:
+            if is_status_topic(topic, self.prefix):
+                if len(payload) > self.max_bytes:
+                    raise InvalidMessage(
+                        f"payload of {len(payload)} bytes exceeds the {self.max_bytes}-byte limit"
+                    )
+                status = parse_status(payload, topic, prefix=self.prefix)
+                item.status = (topic[len(self.prefix) + 1 :].split("/", 1)[0], status)
+            else:
+                item.event = parse_event(
+                    payload,
+                    topic,
+                    now=now,
+                    max_bytes=self.max_bytes,
+                    max_age=self.max_age,
+                    max_future=self.max_future,
+                    prefix=self.prefix,
+                )
+        except InvalidMessage as exc:
+            item.reason = exc.reason
+            item.received_at = now
+        except Exception as exc:  # a validator bug must not kill the network thread
+            item.reason = f"validation failed unexpectedly: {type(exc).__name__}: {exc}"
+            item.received_at = now
+        return item

@@ -1,0 +1,599 @@
+"""An ingest worker process, and the supervisor that runs N of them.
+
+Each worker holds one persistent MQTT session (fixed client id, clean start off),
+QoS 1, manual acks; N workers split the load on a shared subscription. Its paho
+network thread only enqueues; its writer thread validates, commits batches and
+acks them after the commit. Memory is bounded twice: by the MQTT 5
+receive-maximum the worker asks for, and by the worker itself, which stops
+reading from the socket while it holds `queue_max` messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.decode import Decoder, Received
+from ingest.metrics import WorkerMetrics, WorkerStats
+from ingest.mqtt import BrokerUrl, IngestClient, connect_properties, subscription
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter
+from ioc.geo import geography
+from ioc.settings import Settings
+from ioc.store import Store, StoreError, open_store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NAME = "ioc-ingest"
+DEFAULT_GROUP = "ingest"
+DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600
+DEFAULT_DRAIN_TIMEOUT_S = 30.0
+DEFAULT_KEEPALIVE_S = 30
+RESTART_BACKOFF_MAX_S = 30.0
+RETIRE_QUIET_S = 3.0
+SUMMARY_EVERY_S = 60
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How one worker connects, batches and reports."""
+
+    name: str = DEFAULT_NAME
+    index: int = 1
+    group: str = DEFAULT_GROUP
+    batch_size: int = 2000
+    batch_ms: int = 200
+    receive_maximum: int = 20000
+    queue_max: int = 20000
+    # Shared when several workers split the load. Mosquitto 2.0 does not keep shared
+    # subscriptions over a restart, so one worker alone uses a plain one (docs/broker.md).
+    shared: bool = False
+    session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S
+    keepalive_s: int = DEFAULT_KEEPALIVE_S
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S
+    migrate: bool = True
+    # Scale-down: unsubscribe, store what the session still holds, then end the session.
+    retire: bool = False
+    log_level: int = logging.WARNING
+
+    @property
+    def client_id(self) -> str:
+        """Fixed per worker, so a restarted worker resumes its broker session."""
+        return f"{self.name}-{self.index}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerOptions:
+        """Options from settings (batching, queue, metrics port) with explicit overrides."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        options = replace(
+            cls(
+                batch_size=settings.ingest_batch_size,
+                batch_ms=settings.ingest_batch_ms,
+                queue_max=settings.ingest_queue_max,
+                metrics_port=settings.metrics_port,
+            ),
+            **given,
+        )
+        if "receive_maximum" not in given:
+            # The broker's window should not exceed what the worker is willing to hold.
+            options = replace(options, receive_maximum=min(options.queue_max, 65535))
+        return options
+
+
+class IngestWorker:
+    """One MQTT session feeding one store writer."""
+
+    def __init__(self, settings: Settings, options: WorkerOptions, *, store: Store | None = None):
+        self.settings = settings
+        self.options = options
+        self.broker = BrokerUrl.parse(settings.mqtt_url)
+        self.decoder = Decoder.from_settings(settings)
+        self.stats = WorkerStats(options.client_id)
+        self.metrics = WorkerMetrics(self.stats)
+        self._store = store
+        self._owns_store = store is None
+        self._stop = threading.Event()
+        self._draining = False
+        # Bumped on every connect and disconnect; acks go only to the current connection.
+        self._generation = 0
+        self._ack_lock = threading.Lock()
+        self._refused_logged = False
+        self._unsubscribed = False
+        self._retire_done = False
+        self._connects = 0
+        self._last_message = time.monotonic()
+        self.client: IngestClient | None = None
+        self.writer: BatchWriter | None = None
+        self._writer_thread: threading.Thread | None = None
+        self._writer_ok = True
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or stop()); drain, then return the exit code."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # The pool logs every failed reconnect; the writer reports an outage once, then
+            # every 30 s, with what it holds.
+            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        try:
+            if not self.start():
+                return 0
+            next_summary = time.monotonic() + SUMMARY_EVERY_S
+            last = self.stats.snapshot()
+            while not self._stop.wait(0.5):
+                if self._writer_thread is not None and not self._writer_thread.is_alive():
+                    logger.critical("%s: writer thread died; exiting", self.options.client_id)
+                    self._writer_ok = False
+                    break
+                # paho clears _thread when its loop_start thread ends (only ever on a crash here).
+                network = getattr(self.client, "_thread", None)
+                if network is None or not network.is_alive():
+                    logger.critical("%s: MQTT network thread died; exiting", self.options.client_id)
+                    self._writer_ok = False
+                    break
+                if time.monotonic() >= next_summary:
+                    next_summary += SUMMARY_EVERY_S
+                    last = self._log_summary(last)
+                if self.options.retire and self._retired():
+                    logger.warning(
+                        "%s: retired: the session is empty; ending it", self.options.client_id
+                    )
+                    self._retire_done = True
+                    break
+        finally:
+            ok = self.shutdown()
+        return 0 if ok else 1
+
+    def _retired(self) -> bool:
+        # Done once unsubscribed, nothing is held, and the session has been quiet a while.
+        if not self._unsubscribed or self.writer is None or self.writer.depth():
+            return False
+        return time.monotonic() - self._last_message > RETIRE_QUIET_S
+
+    def _log_summary(self, last: dict[str, Any]) -> dict[str, Any]:
+        now = self.stats.snapshot()
+        logger.info(
+            "%s: last %d s: received %d, stored %d, duplicates %d, dead letters %d, "
+            "store errors %d; holding %d%s",
+            self.options.client_id,
+            SUMMARY_EVERY_S,
+            now["received"] - last["received"],
+            now["written"] - last["written"],
+            now["duplicates"] - last["duplicates"],
+            now["dead_letters"] - last["dead_letters"],
+            now["store_errors"] - last["store_errors"],
+            now["queue_depth"],
+            " (reads paused: store behind)" if self.stats.paused() else "",
+        )
+        return now
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.warning(
+            "%s: %s received; draining and stopping",
+            self.options.client_id,
+            signal.Signals(signum).name,
+        )
+        self.stop()
+
+    def stop(self) -> None:
+        """Ask the worker to drain and stop (thread-safe, idempotent)."""
+        self._stop.set()
+
+    def start(self) -> bool:
+        """Open the store, start the writer and the MQTT session; False if stopped meanwhile."""
+        opts = self.options
+        if opts.metrics_port:
+            self.metrics.serve(opts.metrics_port, opts.metrics_host)
+        store = self._open_store()
+        if store is None:
+            return False
+        # Load the geography (communes, country outline, point index) before the first
+        # message, not during it: it takes about a second.
+        geography().locate(21.0285, 105.8542)
+        self.writer = BatchWriter(
+            store,
+            stats=self.stats,
+            metrics=self.metrics,
+            ack=self._ack,
+            decode=self.decoder.decode,
+            batch_size=opts.batch_size,
+            batch_ms=opts.batch_ms,
+            heartbeat_s=opts.heartbeat_s,
+            reopen=(lambda: open_store(self.settings.db_url)) if self._owns_store else None,
+        )
+        self._writer_thread = threading.Thread(
+            target=self._run_writer, name=f"{opts.client_id}-writer", daemon=True
+        )
+        self._writer_thread.start()
+        self.client = self._make_client()
+        client = self.client
+        self.stats.paused = lambda: client.paused
+        logger.info(
+            "%s: connecting to %s, subscribing to %s (batch %d / %d ms, receive-maximum %d)",
+            opts.client_id,
+            self.broker,
+            self._subscription(),
+            opts.batch_size,
+            opts.batch_ms,
+            opts.receive_maximum,
+        )
+        self.client.loop_start()
+        return True
+
+    def _open_store(self) -> Store | None:
+        if self._store is not None:
+            return self._store
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                store = open_store(self.settings.db_url, migrate=self.options.migrate)
+                self._store = store
+                return store
+            except StoreError as exc:
+                logger.warning(
+                    "%s: store not reachable at start (%s); retrying in %.1f s",
+                    self.options.client_id,
+                    exc,
+                    backoff,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        return None
+
+    def _run_writer(self) -> None:
+        assert self.writer is not None
+        self._writer_ok = self.writer.run()
+
+    def shutdown(self) -> bool:
+        """Stop reading, commit and ack what is held, close the session; True if fully drained."""
+        opts = self.options
+        self._draining = True
+        ok = self._writer_ok
+        if self.writer is not None and self._writer_thread is not None:
+            self.writer.stop(opts.drain_timeout_s)
+            self._writer_thread.join(opts.drain_timeout_s + 10)
+            ok = ok and self._writer_ok and not self._writer_thread.is_alive()
+        if self.client is not None:
+            self._flush_acks()
+            props = None
+            # Only once retired: a session ended early would lose what it still holds.
+            if self._retire_done and ok and self.broker.v5:
+                # Session expiry 0 on DISCONNECT: the broker forgets the session now.
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+            self.client.disconnect(properties=props)
+            self.client.loop_stop()
+        store = self.writer.store if self.writer is not None else self._store
+        if store is not None and self._owns_store:
+            store.close()
+        self.metrics.close()
+        logger.warning(
+            "%s: stopped (%s); received %d, stored %d, duplicates %d, dead letters %d",
+            opts.client_id,
+            "drained" if ok else "NOT drained: unacked messages stay with the broker",
+            self.stats.received,
+            self.stats.written,
+            self.stats.duplicates,
+            self.stats.dead_letters,
+        )
+        return ok
+
+    def _flush_acks(self, timeout: float = 5.0) -> None:
+        # Acks queued by the writer go out before DISCONNECT; wait briefly so they are on the wire.
+        deadline = time.monotonic() + timeout
+        while self.stats.connected and self.client is not None and self.client.want_write():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+
+    # --- MQTT ---------------------------------------------------------------------------
+
+    def _make_client(self) -> IngestClient:
+        opts = self.options
+        client = IngestClient(
+            opts.client_id,
+            v5=self.broker.v5,
+            on_publish_bytes=self._on_publish,
+            should_pause=self._queue_full,
+        )
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if self.broker.v5:
+            client.connect_async(
+                self.broker.host,
+                self.broker.port,
+                keepalive=opts.keepalive_s,
+                clean_start=False,
+                properties=connect_properties(
+                    session_expiry_s=opts.session_expiry_s,
+                    receive_maximum=opts.receive_maximum,
+                ),
+            )
+        else:
+            client.connect_async(self.broker.host, self.broker.port, keepalive=opts.keepalive_s)
+        return client
+
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int) -> None:
+        self.stats.received += 1
+        self._last_message = time.monotonic()
+        if self._draining:
+            return  # not acked: the broker redelivers it to this session next time
+        assert self.writer is not None
+        self.writer.submit(topic, payload, mid, self._generation)
+
+    def _queue_full(self) -> bool:
+        # Hysteresis: stop reading at queue_max, read again below three quarters of it.
+        if self.writer is None:
+            return False
+        depth = self.writer.depth()
+        if self.client is not None and self.client.paused:
+            return depth > self.options.queue_max * 3 // 4
+        return depth >= self.options.queue_max
+
+    def _ack(self, items: Sequence[Received]) -> None:
+        with self._ack_lock:
+            generation = self._generation
+            mids = [i.mid for i in items if i.generation == generation]
+            if mids and self.client is not None:
+                self.client.ack_many(mids)
+        self.stats.acked += len(mids)
+        self.stats.ack_skipped += len(items) - len(mids)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            if not self._refused_logged:
+                logger.error(
+                    "%s: broker %s refused the connection: %s",
+                    self.options.client_id,
+                    self.broker,
+                    reason,
+                )
+                self._refused_logged = True
+            return
+        self._refused_logged = False
+        with self._ack_lock:
+            self._generation += 1
+        self.stats.connected = True
+        # The first connection is routine; a reconnection follows a warning, so answer it.
+        logger.log(
+            logging.WARNING if self._connects else logging.INFO,
+            "%s: %s to %s (session %s)",
+            self.options.client_id,
+            "reconnected" if self._connects else "connected",
+            self.broker,
+            "resumed" if flags.session_present else "new",
+        )
+        self._connects += 1
+        topic = self._subscription()
+        if self.options.retire:
+            # What the session already holds keeps coming; nothing new is routed to it.
+            prefix, group = self.settings.topic_prefix, self.options.group
+            client.unsubscribe([subscription(prefix, group, True), subscription(prefix, group, False)]
+                               if self.broker.v5 else [topic])  # fmt: skip
+            self._last_message = time.monotonic()
+            self._unsubscribed = True
+            logger.warning(
+                "%s: retiring: unsubscribed, storing what is left", self.options.client_id
+            )
+        elif self.broker.v5:
+            client.subscribe(topic, options=SubscribeOptions(qos=1))
+            # A session kept from a run in the other mode would get every message twice.
+            other = subscription(self.settings.topic_prefix, self.options.group, not self._shared)
+            client.unsubscribe(other)
+        else:
+            client.subscribe(topic, qos=1)
+
+    @property
+    def _shared(self) -> bool:
+        # MQTT 3.1.1 brokers (amqtt) may not know $share; one plain subscription there.
+        return self.options.shared and self.broker.v5
+
+    def _subscription(self) -> str:
+        return subscription(self.settings.topic_prefix, self.options.group, self._shared)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any
+    ) -> None:
+        ok = True
+        for reason in reasons:
+            if reason.is_failure:
+                ok = False
+                logger.error(
+                    "%s: subscription refused by the broker: %s", self.options.client_id, reason
+                )
+            elif reason.value != 1:
+                ok = False
+                logger.error(
+                    "%s: broker granted QoS %s instead of 1: messages could be lost",
+                    self.options.client_id,
+                    reason.value,
+                )
+        self.stats.subscribed = ok
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        with self._ack_lock:
+            self._generation += 1
+        was_connected = self.stats.connected
+        self.stats.connected = False
+        self.stats.subscribed = False
+        if was_connected and not self._draining:
+            logger.warning(
+                "%s: lost the broker connection (%s); reconnecting. %d message(s) held will be "
+                "stored but not acked; the broker redelivers them",
+                self.options.client_id,
+                reason,
+                self.writer.depth() if self.writer else 0,
+            )
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        logger.warning("%s: cannot reach broker %s; retrying", self.options.client_id, self.broker)
+
+
+# --- several workers ------------------------------------------------------------------
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel send SIGTERM (drain) to this worker if the supervisor dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child_main(settings: Settings, options: WorkerOptions, parent_pid: int) -> None:
+    logging.basicConfig(
+        level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _die_with_parent(parent_pid)
+    raise SystemExit(IngestWorker(settings, options).run())
+
+
+def run_workers(settings: Settings, options: WorkerOptions, workers: int) -> int:
+    """Run `workers` worker processes (or one in this process) until SIGTERM/SIGINT."""
+    BrokerUrl.parse(settings.mqtt_url)  # fail fast on a bad URL
+    if options.retire:
+        return IngestWorker(settings, options).run()
+    if workers == 1:
+        return IngestWorker(settings, options).run()
+    return _Supervisor(settings, options, workers).run()
+
+
+class _Supervisor:
+    """Starts N workers, restarts any that die, forwards SIGTERM so each drains."""
+
+    def __init__(self, settings: Settings, options: WorkerOptions, workers: int) -> None:
+        self.settings = settings
+        self.options = options
+        self.workers = workers
+        self.ctx = multiprocessing.get_context("spawn")
+        self.procs: dict[int, Any] = {}
+        self.restarts: dict[int, int] = {}
+        self.started: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def _options(self, index: int) -> WorkerOptions:
+        port = self.options.metrics_port + index - 1 if self.options.metrics_port else 0
+        # The supervisor migrated the schema once; N workers racing to do it would conflict.
+        return replace(self.options, index=index, metrics_port=port, migrate=False, shared=True)
+
+    def _start(self, index: int) -> None:
+        proc = self.ctx.Process(
+            target=_child_main,
+            args=(self.settings, self._options(index), os.getpid()),
+            name=f"{self.options.name}-{index}",
+        )
+        proc.start()
+        self.procs[index] = proc
+        self.started[index] = time.monotonic()
+
+    def _migrate(self) -> bool:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                open_store(self.settings.db_url, migrate=True).close()
+                return True
+            except StoreError as exc:
+                logger.warning("store not reachable (%s); retrying in %.1f s", exc, backoff)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        return False
+
+    def _retired(self) -> bool:
+        # Done once unsubscribed, nothing is held, and the session has been quiet a while.
+        if not self._unsubscribed or self.writer is None or self.writer.depth():
+            return False
+        return time.monotonic() - self._last_message > RETIRE_QUIET_S
+
+    def _log_summary(self, last: dict[str, Any]) -> dict[str, Any]:
+        now = self.stats.snapshot()
+        logger.info(
+            "%s: last %d s: received %d, stored %d, duplicates %d, dead letters %d, "
+            "store errors %d; holding %d%s",
+            self.options.client_id,
+            SUMMARY_EVERY_S,
+            now["received"] - last["received"],
+            now["written"] - last["written"],
+            now["duplicates"] - last["duplicates"],
+            now["dead_letters"] - last["dead_letters"],
+            now["store_errors"] - last["store_errors"],
+            now["queue_depth"],
+            " (reads paused: store behind)" if self.stats.paused() else "",
+        )
+        return now
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        if self.options.migrate and not self._migrate():
+            return 0
+        for index in range(1, self.workers + 1):
+            self._start(index)
+        next_start: dict[int, float] = {}
+        while not self.stopping.wait(0.5):
+            for index, proc in self.procs.items():
+                if proc.is_alive() or index in next_start:
+                    continue
+                # A worker that ran a while before dying starts over with a short delay.
+                ran = time.monotonic() - self.started.get(index, 0.0)
+                n = 0 if ran > 60 else self.restarts.get(index, 0)
+                delay = min(2**n, RESTART_BACKOFF_MAX_S)
+                logger.error(
+                    "worker %s exited with code %s; restarting in %.0f s",
+                    proc.name,
+                    proc.exitcode,
+                    delay,
+                )
+                self.restarts[index] = n + 1
+                next_start[index] = time.monotonic() + delay
+            for index, at in list(next_start.items()):
+                if time.monotonic() >= at:
+                    del next_start[index]
+                    self._start(index)
+        logger.warning("stopping %d ingest workers", len(self.procs))
+        for proc in self.procs.values():
+            if proc.is_alive() and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.options.drain_timeout_s + 15
+        code = 0
+        for proc in self.procs.values():
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                logger.error("worker %s did not stop in time; killing it", proc.name)
+                proc.kill()
+                proc.join()
+            code = max(code, proc.exitcode or 0)
+        return code
