@@ -34,7 +34,8 @@ Short = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class _Attrs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN/Infinity parse from JSON but PostgreSQL's jsonb refuses them: reject at the edge.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SnapshotRef(_Attrs):
@@ -246,7 +247,7 @@ DOMAINS = tuple(sorted({k.split(".", 1)[0] for k in KIND_ATTRS}))
 class Event(BaseModel):
     """One thing that happened at one place and time, from one source."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(pattern=ID_PATTERN, description="Idempotency key, unique per event.")
     ts: AwareDatetime = Field(description="Source time; normalised to UTC.")

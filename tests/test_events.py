@@ -89,6 +89,12 @@ def test_every_kind_has_an_attrs_model_and_a_domain():
         ),
         (raw(attrs={"nonsense": 1}), TOPIC, "attrs (security.intrusion).nonsense: Extra"),
         (raw(source="a/b"), TOPIC, "source: String should match pattern"),
+        (raw(lat=float("nan")), TOPIC, "lat: Input should be a finite number"),
+        (
+            raw(attrs={"camera": "c", "confidence": float("inf")}),
+            TOPIC,
+            "confidence: Input should be a finite number",
+        ),
         (raw(), "ioc/v1/46/security/cam-17/intrusion", "contradicts payload"),
         (raw(), "ioc/v1/68/security/cam-18/intrusion", "contradicts payload"),
         (raw(), "ioc/v1/68/security/cam-17", "does not match"),

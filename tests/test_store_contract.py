@@ -70,6 +70,7 @@ def test_events_are_unique_per_id_and_rollups_count_once(store):
     assert sum(r.n for r in hourly) == 11
     assert {(r.province, r.kind) for r in hourly} == {("68", "security.intrusion")}
     daily = store.daily_ward_counts(date(2026, 11, 20), date(2026, 11, 21), province="68")
+    assert {type(r.bucket) for r in daily} == {date}
     assert sum(r.n for r in daily) == 11 and sum(r.n_high for r in daily) == 11
     assert all(r.ward for r in daily), "ward derived from lat/lon must reach the rollup"
 

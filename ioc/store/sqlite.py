@@ -166,7 +166,8 @@ class SqliteStore(Store):
             if value is None:
                 continue
             if key in TS_COLUMNS:
-                out[key] = from_text(value)
+                # Daily rollups keep a date ('YYYY-MM-DD'), like PostgreSQL's date column.
+                out[key] = date.fromisoformat(value) if len(value) == 10 else from_text(value)
             elif key in JSON_COLUMNS:
                 out[key] = json.loads(value)
             elif key in BOOL_COLUMNS:
