@@ -15,6 +15,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.cameras": ("Camera", "Cameras"),
     "nav.replay": ("Phát lại", "Replay"),
     "nav.kpi": ("Chỉ số", "KPIs"),
+    "nav.lookup": ("Tra cứu dân cư", "Population lookup"),
+    "nav.audit": ("Nhật ký kiểm toán", "Audit log"),
     "nav.logout": ("Đăng xuất", "Log out"),
     "role.operator": ("Điều hành viên", "Operator"),
     "role.leader": ("Lãnh đạo", "Leader"),

@@ -18,6 +18,8 @@ NAV = (
     ("/cameras", "nav.cameras", "cameras.view"),
     ("/kpi", "nav.kpi", "kpi.view"),
     ("/replay", "nav.replay", "replay.run"),
+    ("/lookup", "nav.lookup", "population.lookup"),
+    ("/audit", "nav.audit", "audit.view"),
 )
 TICK_MS = 1000
 STATUS_MS = 2000
