@@ -13,11 +13,11 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import IO, Protocol
-from urllib.parse import parse_qs, unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ioc.broker import BrokerUrl
 from ioc.events import TOPIC_PREFIX, DeviceStatus, Event
 
 logger = logging.getLogger(__name__)
@@ -103,21 +103,14 @@ class StreamSink:
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, dict[str, str]]:
-    """(host, port, options) from mqtt://[user:pass@]host:port[?protocol=3.1.1]."""
-    if url == "embedded":
-        raise ValueError(
-            "camera adapters publish to a running broker: pass --mqtt-url mqtt://host:port "
-            "(the broker of `ioc demo` or `ioc broker`)"
-        )
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
-        raise ValueError(f"not an MQTT URL: {url!r} (expected mqtt://host:port)")
-    options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-    if parsed.username:
-        options["username"] = unquote(parsed.username)
-    if parsed.password:
-        options["password"] = unquote(parsed.password)
-    return parsed.hostname, parsed.port or 1883, options
+    """(host, port, options) from mqtt://[user:pass@]host:port[?protocol=3.1.1] (ioc.broker)."""
+    b = BrokerUrl.parse(url)
+    options = {} if b.v5 else {"protocol": "3.1.1"}
+    if b.username:
+        options["username"] = b.username
+    if b.password:
+        options["password"] = b.password
+    return b.host, b.port, options
 
 
 class MqttPublisher:

@@ -29,9 +29,8 @@ import click
 
 from ingest.harness import WorkerProcess, safe_url
 from ingest.loadgen import make_events, to_wire
-from ingest.mqtt import BrokerUrl
 from ingest.publisher import FastPublisher, publish_with_paho
-from ioc.broker import MosquittoBroker
+from ioc.broker import BrokerUrl, MosquittoBroker
 from ioc.store import StoreError, open_store
 
 logger = logging.getLogger(__name__)

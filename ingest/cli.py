@@ -9,7 +9,7 @@ from dataclasses import replace
 import click
 
 from ingest.harness import safe_url
-from ingest.mqtt import MAX_RECEIVE_MAXIMUM, BrokerUrl
+from ingest.mqtt import MAX_RECEIVE_MAXIMUM
 from ingest.worker import (
     DEFAULT_DRAIN_TIMEOUT_S,
     DEFAULT_GROUP,
@@ -18,6 +18,7 @@ from ingest.worker import (
     WorkerOptions,
     run_workers,
 )
+from ioc.broker import BrokerUrl
 from ioc.cli import Ctx, pass_ctx
 
 

@@ -28,9 +28,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
@@ -40,7 +38,6 @@ from paho.mqtt.properties import Properties
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORT = 1883
 DEFAULT_KEEPALIVE_S = 30
 # MQTT 5 receive-maximum is a 16-bit field.
 MAX_RECEIVE_MAXIMUM = 65535
@@ -52,47 +49,6 @@ _PAUSE_S = 0.005
 FAST_PATH_SUPPORTED = paho.mqtt.__version__.split(".")[0] == "2"
 
 PublishHandler = Callable[[bytes, bytes, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerUrl:
-    """Where and how to connect: mqtt://[user[:password]@]host[:port][?protocol=3.1.1]."""
-
-    host: str
-    port: int = DEFAULT_PORT
-    v5: bool = True
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerUrl:
-        """Parse a broker URL; ValueError says what is wrong with it."""
-        if url == "embedded":
-            raise ValueError(
-                "the broker URL is 'embedded': ingest connects to a running broker; start one "
-                "with `ioc broker` (or `ioc demo`) and pass its URL with --mqtt-url"
-            )
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"unsupported broker URL {url!r}: use mqtt://host:port")
-        if not parts.hostname:
-            raise ValueError(f"broker URL {url!r} has no host")
-        query = parse_qs(parts.query)
-        protocol = query.get("protocol", ["5"])[-1]
-        if protocol not in ("5", "3.1.1"):
-            raise ValueError(f"unsupported MQTT protocol {protocol!r} in {url!r}: use 5 or 3.1.1")
-        return cls(
-            host=parts.hostname,
-            port=parts.port or DEFAULT_PORT,
-            v5=protocol == "5",
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
-
-    def __str__(self) -> str:
-        suffix = "" if self.v5 else "?protocol=3.1.1"
-        user = f"{self.username}@" if self.username else ""
-        return f"mqtt://{user}{self.host}:{self.port}{suffix}"
 
 
 class _BufferedSocket:

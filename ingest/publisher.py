@@ -16,7 +16,7 @@ import struct
 import time
 from collections.abc import Sequence
 
-from ingest.mqtt import BrokerUrl
+from ioc.broker import BrokerUrl
 
 logger = logging.getLogger(__name__)
 

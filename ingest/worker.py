@@ -30,8 +30,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
-from ingest.mqtt import BrokerUrl, IngestClient, connect_properties, subscription
+from ingest.mqtt import IngestClient, connect_properties, subscription
 from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter
+from ioc.broker import BrokerUrl
 from ioc.geo import geography
 from ioc.settings import Settings
 from ioc.store import Store, StoreError, open_store
@@ -527,29 +528,6 @@ class _Supervisor:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         return False
-
-    def _retired(self) -> bool:
-        # Done once unsubscribed, nothing is held, and the session has been quiet a while.
-        if not self._unsubscribed or self.writer is None or self.writer.depth():
-            return False
-        return time.monotonic() - self._last_message > RETIRE_QUIET_S
-
-    def _log_summary(self, last: dict[str, Any]) -> dict[str, Any]:
-        now = self.stats.snapshot()
-        logger.info(
-            "%s: last %d s: received %d, stored %d, duplicates %d, dead letters %d, "
-            "store errors %d; holding %d%s",
-            self.options.client_id,
-            SUMMARY_EVERY_S,
-            now["received"] - last["received"],
-            now["written"] - last["written"],
-            now["duplicates"] - last["duplicates"],
-            now["dead_letters"] - last["dead_letters"],
-            now["store_errors"] - last["store_errors"],
-            now["queue_depth"],
-            " (reads paused: store behind)" if self.stats.paused() else "",
-        )
-        return now
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping.set()

@@ -7,16 +7,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ioc.settings import EMBEDDED_BROKER
+from ioc.broker import BrokerUrl
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORT = 1883
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -44,28 +42,13 @@ class BrokerAddress:
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse a broker URL; 'embedded' is refused because only `ioc demo`/`serve` start one."""
-    if url == EMBEDDED_BROKER:
-        raise BrokerError(
-            "the broker URL is 'embedded', which only exists inside `ioc demo`; give the "
-            "broker with --mqtt-url mqtt://host:port or IOC_MQTT_URL"
-        )
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise BrokerError(f"expected mqtt://host:port, got {url!r}")
-    query = parse_qs(parts.query)
-    proto = query.get("protocol", ["5"])[0]
-    if proto in ("5", "5.0"):
-        protocol = MQTTProtocolVersion.MQTTv5
-    elif proto in ("3.1.1", "4", "311"):
-        protocol = MQTTProtocolVersion.MQTTv311
-    else:
-        raise BrokerError(f"unknown protocol {proto!r} in {url!r} (use 5 or 3.1.1)")
+    """Parse a broker URL with the shared ioc.broker parser; errors become BrokerError."""
     try:
-        port = parts.port or DEFAULT_PORT
+        b = BrokerUrl.parse(url)
     except ValueError as exc:
-        raise BrokerError(f"bad port in {url!r}: {exc}") from None
-    return BrokerAddress(parts.hostname, port, protocol, parts.username, parts.password)
+        raise BrokerError(str(exc)) from None
+    protocol = MQTTProtocolVersion.MQTTv5 if b.v5 else MQTTProtocolVersion.MQTTv311
+    return BrokerAddress(b.host, b.port, protocol, b.username, b.password)
 
 
 @dataclass

@@ -12,8 +12,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.mqtt import BrokerUrl, IngestClient, connect_properties
+from ingest.mqtt import IngestClient, connect_properties
 from ingest.publisher import FastPublisher, publish_qos1
+from ioc.broker import BrokerUrl
 
 pytestmark = pytest.mark.mqtt
 SHARED = "$share/t/test/#"

@@ -11,8 +11,9 @@ import pytest
 from ingest.decode import Decoder, Received
 from ingest.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.metrics import WorkerStats
-from ingest.mqtt import BrokerUrl, subscription
+from ingest.mqtt import subscription
 from ingest.writer import BatchWriter, is_data_error
+from ioc.broker import BrokerUrl
 from ioc.store import StoreError, WriteResult, open_store
 
 DECODER = Decoder(

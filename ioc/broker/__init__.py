@@ -11,12 +11,60 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MQTT_PORT = 1883
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """Where and how to connect: mqtt://[user[:password]@]host[:port][?protocol=3.1.1]."""
+
+    host: str
+    port: int = DEFAULT_MQTT_PORT
+    v5: bool = True
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerUrl:
+        """Parse a broker URL; ValueError says what is wrong with it."""
+        if url == "embedded":
+            raise ValueError(
+                "the broker URL is 'embedded', which only exists inside `ioc demo`: start a "
+                "broker with `ioc broker` (or use the one `ioc demo` prints) and pass its URL "
+                "with --mqtt-url mqtt://host:port"
+            )
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "tcp"):
+            raise ValueError(f"unsupported broker URL {url!r}: use mqtt://host:port")
+        if not parts.hostname:
+            raise ValueError(f"broker URL {url!r} has no host")
+        protocol = parse_qs(parts.query).get("protocol", ["5"])[-1]
+        if protocol not in ("5", "3.1.1"):
+            raise ValueError(f"unsupported MQTT protocol {protocol!r} in {url!r}: use 5 or 3.1.1")
+        try:
+            port = parts.port or DEFAULT_MQTT_PORT
+        except ValueError as exc:
+            raise ValueError(f"bad port in {url!r}: {exc}") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            v5=protocol == "5",
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __str__(self) -> str:
+        suffix = "" if self.v5 else "?protocol=3.1.1"
+        user = f"{self.username}@" if self.username else ""
+        return f"mqtt://{user}{self.host}:{self.port}{suffix}"
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
@@ -873,9 +873,3 @@ class Store(KpiQueries, ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    """Consecutive slices of at most size items."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
