@@ -22,6 +22,7 @@ import numpy as np
 
 from camera_adapters.canonical import stamp
 from ioc.events import SnapshotRef
+from ioc.snapshots import check_snapshot_path
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class SnapshotStore:
 
     def resolve(self, ref_path: str) -> Path:
         """The file behind a SnapshotRef.path, refusing paths that leave the root."""
+        check_snapshot_path(ref_path)
         path = (self.root / ref_path).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise ValueError(f"snapshot path {ref_path!r} is outside {self.root}")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import flask
@@ -16,6 +14,7 @@ from dashboards.services import services
 from ioc.auth import can
 from ioc.events import Event
 from ioc.geo import geography
+from ioc.snapshots import read_snapshot
 
 SNAPSHOT_ROUTE = "/snapshots/event/"
 
@@ -31,22 +30,6 @@ def snapshot_ref(event: Event) -> dict[str, Any] | None:
     return ref if isinstance(ref, dict) and (ref.get("path") or ref.get("url")) else None
 
 
-def resolve_snapshot(ref: dict[str, Any], data_dir: Path, snapshot_dir: Path) -> Path | None:
-    """The local file a SnapshotRef names, only if it lies inside the data directory."""
-    raw = ref.get("path")
-    if not raw:
-        return None
-    root = data_dir.resolve()
-    given = Path(raw)
-    candidates = [given] if given.is_absolute() else [snapshot_dir / given, root / given]
-    for candidate in candidates:
-        resolved = candidate.resolve()
-        # Paths come from device events: never follow one out of the data directory.
-        if resolved.is_relative_to(root) and resolved.is_file():
-            return resolved
-    return None
-
-
 def _snapshot(event_id: str) -> flask.Response:
     user = current_user()
     if user is None:
@@ -59,13 +42,17 @@ def _snapshot(event_id: str) -> flask.Response:
         raise NotFound()
     check_place(user, event.province, "snapshot")
     ref = snapshot_ref(event)
-    path = resolve_snapshot(ref, svc.settings.data_dir, svc.snapshot_dir) if ref else None
-    if path is None:
+    if ref is None or not ref.get("path"):
         raise NotFound()
-    mimetype = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-    response = flask.send_file(path, mimetype=mimetype, conditional=True, max_age=86400)
+    # Only files under the snapshot root whose bytes match the event's hash are served.
+    data = read_snapshot(svc.snapshot_dir, ref["path"], ref["sha256"], ref["size"])
+    if data is None:
+        raise NotFound()
+    response = flask.Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
-    return response
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(ref["sha256"])
+    return response.make_conditional(flask.request)
 
 
 @cache

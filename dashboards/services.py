@@ -35,7 +35,7 @@ class Services:
     @property
     def snapshot_dir(self) -> Path:
         """Where camera adapters keep snapshot JPEGs; relative snapshot paths resolve here."""
-        return (self.settings.data_dir / "snapshots").resolve()
+        return self.settings.snapshot_root
 
     @property
     def replay_dir(self) -> Path:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from ioc.geo import geography
+from ioc.snapshots import check_snapshot_path, check_snapshot_url
 
 TOPIC_PREFIX = "ioc/v1"
 SEVERITY_NAMES = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -47,6 +48,17 @@ class SnapshotRef(_Attrs):
     size: int = Field(ge=0)
     width: int | None = Field(None, ge=1)
     height: int | None = Field(None, ge=1)
+
+    @field_validator("path")
+    @classmethod
+    def _safe_path(cls, value: str | None) -> str | None:
+        # A device names the picture: checked here and again before it is served.
+        return None if value is None else check_snapshot_path(value)
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_snapshot_url(value)
 
     @model_validator(mode="after")
     def _has_location(self) -> SnapshotRef:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         DEFAULT_DATA_DIR, description="Directory for the SQLite store, snapshots, broker data."
     )
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Snapshot store served to signed-in users (JPEGs only). "
+        "Empty: data_dir/snapshots. Must not contain data_dir or any secret.",
+    )
     db_url: str = Field(
         "",
         description="Store URL: sqlite:///path or postgresql://user@host/db. "
@@ -114,6 +119,26 @@ class Settings(BaseSettings):
         if not self.db_url:
             self.db_url = f"sqlite:///{(self.data_dir / 'ioc.db').as_posix()}"
         return self
+
+    @model_validator(mode="after")
+    def _snapshot_root_holds_no_secret(self) -> Settings:
+        # The snapshot root is served over HTTP: the store, the session secret and
+        # generated credentials in data_dir must never lie under it.
+        if self.snapshot_dir is None:
+            return self
+        root = self.snapshot_dir.resolve()
+        if self.data_dir.resolve().is_relative_to(root):
+            raise ValueError("snapshot_dir must not contain data_dir (it would serve secrets)")
+        if self.db_url.startswith("sqlite:///"):
+            db_file = Path(self.db_url.removeprefix("sqlite:///")).resolve()
+            if db_file.is_relative_to(root):
+                raise ValueError("snapshot_dir must not contain the SQLite store")
+        return self
+
+    @property
+    def snapshot_root(self) -> Path:
+        """Where snapshot JPEGs live; the only directory whose files the web app serves."""
+        return (self.snapshot_dir or self.data_dir / "snapshots").resolve()
 
     @classmethod
     def settings_customise_sources(
