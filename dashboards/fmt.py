@@ -69,6 +69,11 @@ def fmt_duration(seconds: float) -> str:
     return f"{sign}{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def fmt_age(start: datetime, end: datetime) -> str:
+    """How long since start (never negative: clocks and rebased replays may disagree)."""
+    return fmt_duration(max(0.0, (end - start).total_seconds()))
+
+
 def epoch_ms(ts: datetime | None) -> int | None:
     """Milliseconds since the epoch, for the browser."""
     return None if ts is None else int(ts.timestamp() * 1000)

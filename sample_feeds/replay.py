@@ -4,7 +4,8 @@ Timing: every message is scheduled against one monotonic clock started at the fi
 message played, at (feed seconds since that message) / speed. Being late never
 shifts later messages, so drift does not accumulate.
 
-Rebasing (``rebase=True``) shifts timestamps so the first message played is "now", and
+Rebasing (``rebase=True``) shifts timestamps so the first message played is "now" and no
+message is stamped later than the moment it is due (faster than 1x, feed time is compressed), and
 appends ``@<tag>`` to event ids and to the attrs that pair events (incident, gap, outage,
 condition). The tag is the rebased feed start in Unix seconds: each loop gets its own
 tag, so a looped demo stores every loop as new events, while replaying with the same
@@ -347,11 +348,12 @@ def replay(
         missing = [str(r.path) for r in readers if r.header.start is None]
         if missing:
             raise FeedError(f"rebasing needs a header with 'start' in {', '.join(missing)}")
-        if rebase_at is None and speed != 1.0:
-            # Rebased timestamps advance at feed speed: faster than 1x they run ahead of the
-            # clock, and ingest rejects events too far in the future (IOC_MAX_EVENT_FUTURE_S).
+        if rebase_at is not None and speed != 1.0:
+            # A fixed anchor keeps feed spacing (repeatable replays): faster than 1x the
+            # stamps run ahead of the clock, and ingest refuses those past IOC_MAX_EVENT_FUTURE_S.
             logger.warning(
-                "--rebase-time at speed %s: event timestamps will run ahead of the clock",
+                "--rebase-at at speed %s: event timestamps keep feed spacing and may lie ahead"
+                " of the clock",
                 "max" if speed is None else f"{speed:g}",
             )
     player = _Player(
@@ -496,9 +498,8 @@ class _Player:
                     summary.max_lag_s = lag
             if stop.is_set():
                 break
-            publisher.publish(
-                line.topic, self._payload(line, shifts, i, tag), line.qos, line.retain
-            )
+            shift = shifts[i] + self._compress(virtual) if shifts else None
+            publisher.publish(line.topic, self._payload(line, shift, tag), line.qos, line.retain)
             summary.publish_s = time.monotonic() - self.base
             summary.messages += 1
             summary.feed_seconds = virtual
@@ -511,12 +512,24 @@ class _Player:
                 )
         return last_rel
 
-    def _payload(self, line: FeedLine, shifts: list[timedelta], i: int, tag: int) -> bytes:
-        if not self.rebase:
+    def _compress(self, virtual: float) -> timedelta:
+        """Extra shift so a message rebased to now is stamped when it is due, never ahead.
+
+        At speed X the stamp is anchor + virtual / X (the scheduled publish time): feed
+        durations shrink by X, as the operator watching sees them; at max speed it is the
+        publish time itself. A fixed anchor (rebase_at) keeps feed spacing for repeatability.
+        """
+        if self.rebase_at is not None or self.speed == 1.0 or self.base is None:
+            return timedelta(0)
+        due = virtual / self.speed if self.speed else time.monotonic() - self.base
+        return timedelta(seconds=due - virtual)
+
+    def _payload(self, line: FeedLine, shift: timedelta | None, tag: int) -> bytes:
+        if shift is None:
             return line.payload
         if line.raw is not None:
             if not self._warned_raw:
                 logger.warning("payloads stored as text or base64 are replayed without rebasing")
                 self._warned_raw = True
             return line.raw
-        return dumps(_rebase(line.obj, shifts[i], tag)).encode("utf-8")
+        return dumps(_rebase(line.obj, shift, tag)).encode("utf-8")

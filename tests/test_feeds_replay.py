@@ -182,15 +182,44 @@ def test_rebase_time_lands_on_now(mqtt_broker, tmp_path, hue_lines):
     thread, _ = _record_in_thread(mqtt_broker, out, idle=3)
     before = datetime.now(UTC).replace(microsecond=0)
     s = replay([small], mqtt_broker.url, speed=None, rebase=True)
+    after = datetime.now(UTC)
     thread.join(30)
     got = read_lines(out)
     first = datetime.fromisoformat(got[0].obj["ts"])  # a status at the feed start
-    assert before <= first <= datetime.now(UTC)
+    assert before <= first <= after
+    # A minute of feed played at max speed is stamped when it was published: never ahead.
+    stamps = [datetime.fromisoformat(x.obj["ts"]) for x in got]
+    assert all(before <= ts <= after for ts in stamps), (min(stamps), max(stamps), after)
+    assert stamps == sorted(stamps)
     event = parse_event(next(x for x in got if not x.retain).payload)
-    source = next(x for x in read_lines(small) if not x.retain)
-    feed_start = FeedReader(small).header.start
-    assert event.ts - first == datetime.fromisoformat(source.obj["ts"]) - feed_start
     assert event.id.endswith(f"@{s.rebase_tags[0]}")
+
+
+@pytest.mark.mqtt
+def test_rebase_time_faster_than_real_time_compresses_and_never_runs_ahead(
+    mqtt_broker, tmp_path, hue_lines
+):
+    small = tmp_path / "small.jsonl.gz"
+    header = FeedReader(HUE).header
+    sent = [x for x in hue_lines if not x.retain and SIX <= x.offset < SIX + 120]
+    with FeedWriter(small, FeedHeader(header.start, header.tz, SIX + 120, {})) as w:
+        for line in sent:
+            w.write(line)
+    out = tmp_path / "fast.jsonl"
+    thread, _ = _record_in_thread(mqtt_broker, out, max_messages=len(sent), idle=3)
+    before = datetime.now(UTC).replace(microsecond=0)
+    replay([small], mqtt_broker.url, speed=60.0, rebase=True)
+    after = datetime.now(UTC)
+    thread.join(30)
+    got = read_lines(out)
+    assert len(got) == len(sent)
+    stamps = [parse_event(x.payload).ts for x in got]
+    assert all(before <= ts <= after for ts in stamps), (max(stamps), after)
+    # Two feed minutes at 60x take about two seconds, and so do their stamps.
+    original = [datetime.fromisoformat(x.obj["ts"]) for x in sent]
+    feed_span = (max(original) - min(original)).total_seconds()
+    stamp_span = (max(stamps) - min(stamps)).total_seconds()
+    assert stamp_span == pytest.approx(feed_span / 60, abs=0.5)
 
 
 @pytest.mark.mqtt

@@ -117,7 +117,8 @@
       var since = Number(el.getAttribute("data-since"));
       var until = el.getAttribute("data-until");
       var end = until ? Number(until) : now;
-      el.textContent = duration(end - since);
+      // An age is never negative: an event stamped a little ahead of this clock is "0s" old.
+      el.textContent = duration(Math.max(0, end - since));
     }
     var dues = document.querySelectorAll("[data-due]");
     for (var j = 0; j < dues.length; j++) {

@@ -11,6 +11,7 @@ from dashboards.components.feed import severity_chip
 from dashboards.fmt import (
     SEVERITY_COLOURS,
     epoch_ms,
+    fmt_age,
     fmt_datetime,
     fmt_duration,
     fmt_time,
@@ -40,7 +41,7 @@ def sla_timers(alarm: Alarm, lang: str, now: datetime) -> list[html.Span]:
     opened = epoch_ms(alarm.opened_at)
     end = alarm.resolved_at
     open_for = html.Span(
-        fmt_duration(((end or now) - alarm.opened_at).total_seconds()),
+        fmt_age(alarm.opened_at, end or now),
         className="timer-value",
         **{"data-since": str(opened)},
         **({"data-until": str(epoch_ms(end))} if end else {}),
@@ -61,7 +62,7 @@ def sla_timers(alarm: Alarm, lang: str, now: datetime) -> list[html.Span]:
             )
         )
     else:
-        took = (alarm.acknowledged_at - alarm.opened_at).total_seconds()
+        took = max(0.0, (alarm.acknowledged_at - alarm.opened_at).total_seconds())
         timers.append(
             _timer(
                 t("alarms.ack_took", lang),

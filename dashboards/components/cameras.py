@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from dashboards.components.feed import severity_chip
 from dashboards.data import CameraRow
-from dashboards.fmt import HEALTH_COLOURS, epoch_ms, fmt_duration, fmt_time, place_name
+from dashboards.fmt import HEALTH_COLOURS, epoch_ms, fmt_age, fmt_time, place_name
 from dashboards.i18n import kind_text, t
 from dashboards.routes import snapshot_ref, snapshot_url
 from dashboards.state import device_seen
@@ -65,7 +65,7 @@ def camera_card(
         img = html.Span(t("cam.no_snapshot", lang))
         img_cls = "cam-img missing"
     seen_text = (
-        html.Span(fmt_duration((now - seen).total_seconds()), **{"data-since": str(epoch_ms(seen))})
+        html.Span(fmt_age(seen, now), **{"data-since": str(epoch_ms(seen))})
         if seen
         else html.Span("—")
     )

@@ -97,7 +97,7 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
                                                     }
                                                     for s in SPEEDS
                                                 ],
-                                                value="1",  # real time: faster makes rebased stamps run ahead of the clock
+                                                value="1",  # real time; faster compresses rebased feed time, never ahead
                                                 clearable=False,
                                                 className="dropdown",
                                             ),
