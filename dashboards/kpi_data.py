@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from dashboards.fmt import local_time
 from ioc import kpi
 from ioc.geo import geography
@@ -205,16 +207,20 @@ def csv_text(payload: MapPayload, lang: str, tz: str) -> str:
                 r.rank if r.rank is not None else "",
                 _num(r.numerator),
                 _num(r.denominator),
-                r.population if r.population is not None else "",
+                _num(r.population),
                 _num(r.area_km2),
             ]
         )
     return out.getvalue()
 
 
-def _num(value: float | None) -> str:
-    # Plain dot decimals in CSV: it is data for other programs, not text for people.
-    return "" if value is None else f"{value:.6g}"
+def _num(value: float | int | None) -> str:
+    """Plain dot decimals, never an exponent: spreadsheets read 4.19982e+06 as text or lose digits."""
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return str(int(value))
+    return np.format_float_positional(round(float(value), 9), trim="-")
 
 
 def _stamp(ts: datetime, tz: str) -> str:

@@ -31,6 +31,8 @@ def test_csv_has_every_unit_with_values_and_ranks(kpi_store):  # noqa: F811
     assert body["04"][6] != "" and body["68"][7] == "5"
     english = csv_text(payload, "en", TZ)
     assert "code,name,value,previous" in english
+    # Populations and denominators are whole numbers, never 4.19982e+06.
+    assert body["68"][9] == str(pop) and "e+" not in csv_text(payload, "vi", TZ)
 
 
 def test_detail_payload_compares_with_the_previous_period(kpi_store):  # noqa: F811
