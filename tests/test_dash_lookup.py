@@ -83,6 +83,7 @@ def test_lookup_from_incident_to_masked_result_and_audit_row(dash_duo, env):
     assert dash_duo.find_element("#lookup-case").get_attribute("value") == f"IOC-{alarm.id}"
     assert "Bảo Lâm 2" in dash_duo.find_element("#lookup-commune").text
     assert dash_duo.find_element("#lookup-by-name").is_displayed()
+    assert not dash_duo.find_element("#lookup-by-id").is_displayed()  # one mode's fields only
     remaining_before = int(dash_duo.find_element("#lookup-remaining").text)
 
     # Without a purpose the lookup is refused (and audited).
