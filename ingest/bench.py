@@ -65,8 +65,7 @@ def _trivial_subscriber(url: str, topic: str, n: int, conn: Any) -> None:
         client_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
     )
-    if broker.username:
-        client.username_pw_set(broker.username, broker.password)
+    broker.configure(client)
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
     client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)

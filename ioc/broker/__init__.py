@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import shutil
 import signal
-import os
 import socket
 import ssl
 import subprocess
