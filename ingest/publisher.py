@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Sequence
@@ -100,6 +101,7 @@ class FastPublisher:
     def _connect(self) -> None:
         deadline = time.monotonic() + self.reconnect_timeout_s
         while True:
+            sock: socket.socket | None = None
             try:
                 sock = socket.create_connection((self.broker.host, self.broker.port), timeout=10)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -119,16 +121,23 @@ class FastPublisher:
                     connack += chunk
                 if connack[0] == _CONNACK and connack[3] in (4, 5):
                     # Bad credentials or not authorised: retrying cannot help.
-                    sock.close()
                     raise PublishError(f"broker {self.broker} refused the credentials")
                 if connack[0] != _CONNACK or connack[3] != 0:
                     raise ConnectionError(f"broker refused the connection: {connack!r}")
                 self._sock = sock
                 return
+            except ssl.SSLCertVerificationError as exc:
+                sock.close()  # type: ignore[union-attr]
+                raise PublishError(f"broker {self.broker} certificate not trusted: {exc}") from exc
             except OSError as exc:
+                if sock is not None:
+                    sock.close()
                 if time.monotonic() > deadline:
                     raise PublishError(f"cannot connect to {self.broker}: {exc}") from exc
                 time.sleep(0.2)
+            except PublishError:
+                sock.close()  # type: ignore[union-attr]
+                raise
 
     def close(self) -> None:
         """Send DISCONNECT and close."""
