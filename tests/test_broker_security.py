@@ -50,7 +50,7 @@ class Client:
         self.connack: list[object] = []
         self.subacks: list[list[object]] = []
         self.messages: list[tuple[str, bytes]] = []
-        self.published: set[int] = set()
+        self.published: dict[int, object] = {}  # mid -> PUBACK reason code
         self.connected = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: (
             self.connack.append(rc),
@@ -58,7 +58,7 @@ class Client:
         )
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subacks.append(rcs)
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
-        self.client.on_publish = lambda c, u, mid, rc, p: self.published.add(mid)
+        self.client.on_publish = lambda c, u, mid, rc, p: self.published.__setitem__(mid, rc)
 
     def connect(self) -> object:
         """Connect and return the CONNACK reason code."""
@@ -74,10 +74,11 @@ class Client:
         wait_for(lambda: len(self.subacks) > n)
         return self.subacks[-1]
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Publish at QoS 1 and wait for the broker's PUBACK."""
+    def publish(self, topic: str, payload: bytes) -> object:
+        """Publish at QoS 1, wait for the broker's PUBACK and return its reason code."""
         info = self.client.publish(topic, payload, qos=1)
         wait_for(lambda: info.mid in self.published)
+        return self.published[info.mid]
 
     def close(self) -> None:
         self.client.disconnect()
@@ -146,11 +147,11 @@ def test_device_publishes_only_as_itself_in_its_province(secure_broker):
         "ioc/v1/68/security/cam-1x/intrusion",  # a prefix of its id is not its id
         "other/topic",
     ]
-    for topic in denied:
-        dev.publish(topic, b"{}")
+    # MQTT 5 publishers are told (PUBACK "Not authorized"); MQTT 3.1.1 ones cannot be.
+    assert {str(dev.publish(topic, b"{}")) for topic in denied} == {"Not authorized"}
     allowed = ["ioc/v1/68/security/cam-1/intrusion", "ioc/v1/68/status/cam-1"]
     for topic in allowed:
-        dev.publish(topic, b"{}")
+        assert not dev.publish(topic, b"{}").is_failure  # type: ignore[attr-defined]
     # One publisher's QoS 1 messages arrive in order: once the last allowed one is here,
     # any denied one that had been forwarded would be here too.
     wait_for(lambda: len(sub.messages) >= len(allowed))
@@ -165,6 +166,7 @@ def test_device_cannot_subscribe(secure_broker):
     sub = ingest_subscriber(secure_broker)
     dev = Client(creds.url(secure_broker.host, secure_broker.port), "cam-1")
     dev.connect()
+    # Mosquitto 2.0 grants the SUBACK and applies the read ACL to every message instead.
     dev.subscribe("ioc/v1/#")
     dev.subscribe("ioc/v1/68/security/cam-1/#")  # not even its own topics
     replay = Client(secure_broker.service_urls["replay"], "replay")
@@ -207,11 +209,20 @@ def test_disable_and_rotate_take_effect_on_reload_without_restart(secure_broker)
     wait_for(lambda: connack_ok(new.url(host, port)))
     assert not connack_ok(creds.url(host, port))
 
+    live = Client(new.url(host, port), "live")
+    assert not live.connect().is_failure  # type: ignore[attr-defined]
+    ingest = ingest_subscriber(secure_broker)
     registry = AccountRegistry(secure_broker.data_dir)
     registry.set_device_enabled("68", "cam-1", False)
     registry.save()
     secure_broker.reload()
     wait_for(lambda: not connack_ok(new.url(host, port)))
+    # Mosquitto re-checks connected clients on reload: the open session is dropped too.
+    wait_for(lambda: not live.client.is_connected())
+    live.close()
+    # Everyone else keeps their connection through the reload.
+    assert ingest.client.is_connected() and len(ingest.connack) == 1
+    ingest.close()
     assert secure_broker.proc.pid == pid and secure_broker.proc.poll() is None
 
 
