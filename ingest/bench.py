@@ -245,7 +245,7 @@ def run_bench(
             "batches": pipe["batches"],
             "store_url": safe_url(db_url),
             "store_backend": store.dialect,
-            "broker": broker_url,
+            "broker": str(BrokerUrl.parse(broker_url)),  # never the password
             "broker_config": "shipped ioc/broker/mosquitto.conf" if broker else "external",
             "cpus": os.cpu_count(),
             "loadavg_1m": round(os.getloadavg()[0], 2),

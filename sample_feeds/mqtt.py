@@ -38,6 +38,8 @@ class BrokerAddress:
         return self.protocol == MQTTProtocolVersion.MQTTv5
 
     def __str__(self) -> str:
+        if self.url is not None:
+            return str(self.url)  # scheme, user and CA file, never the password
         suffix = "" if self.mqtt5 else "?protocol=3.1.1"
         return f"mqtt://{self.host}:{self.port}{suffix}"
 

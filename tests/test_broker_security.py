@@ -433,3 +433,32 @@ def test_ingest_with_its_account_stores_device_events_and_dead_letters_spoofed_p
         assert len(reasons) == 2 and all("contradicts" in r for r in reasons), reasons
     finally:
         worker.terminate()
+
+
+def test_replay_uses_its_service_account_and_wrong_credentials_are_a_clear_error(
+    secure_broker, tmp_path
+):
+    sub = ingest_subscriber(secure_broker)
+    feed = Path(__file__).parents[1] / "sample_feeds" / "lam-dong-68.jsonl.gz"
+    window = ("--from", "07:00", "--until", "07:02", "--speed", "max", "--quiet", "--json")
+    url = secure_broker.service_urls["replay"]
+    ok = subprocess.run(
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "--mqtt-url", url,
+         "replay", *window, str(feed)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    published = json.loads(ok.stdout)["messages"]
+    assert published > 0
+    wait_for(lambda: len(sub.messages) >= published)
+    sub.close()
+
+    bad_url = Credentials("ioc-replay", "wrong").url(secure_broker.host, secure_broker.port)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "--mqtt-url", bad_url,
+         "replay", *window, str(feed)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "Not authorized" in bad.stderr or "Bad user name or password" in bad.stderr, bad.stderr
+    assert "wrong" not in bad.stderr  # the password is never echoed
