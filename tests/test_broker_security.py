@@ -462,3 +462,28 @@ def test_replay_uses_its_service_account_and_wrong_credentials_are_a_clear_error
     assert bad.returncode != 0
     assert "Not authorized" in bad.stderr or "Bad user name or password" in bad.stderr, bad.stderr
     assert "wrong" not in bad.stderr  # the password is never echoed
+
+
+def test_demo_says_its_broker_is_anonymous(tmp_path):
+    from ioc.broker import free_port
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "demo",
+         "--port", str(free_port()), "--speed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded by the demo printing its banner or exiting
+            lines.append(line)
+            if "Ctrl+C" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        proc.stdout.close()  # type: ignore[union-attr]
+    out = "".join(lines)
+    assert "ANONYMOUS" in out and "loopback only" in out, out
+    assert "mqtt://127.0.0.1:" in out
