@@ -10,6 +10,7 @@ drift from it. Mosquitto re-reads password_file and acl_file on SIGHUP, which
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +18,8 @@ import re
 import secrets
 import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,12 +233,22 @@ class AccountRegistry:
         write_private(self.dir / ACL_FILE, self.acl_file())
 
 
+@contextmanager
+def locked(broker_dir: Path) -> Iterator[None]:
+    """Hold the registry's lock: two `ioc devices` runs must not lose each other's change."""
+    Path(broker_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(broker_dir) / ".accounts.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_service_accounts(broker_dir: Path) -> dict[str, Credentials]:
     """Create the service accounts that do not exist yet; return only the new ones."""
-    registry = AccountRegistry(broker_dir)
-    existing = {s["name"] for s in registry.services()}
-    created = {name: registry.set_service(name) for name in SERVICES if name not in existing}
-    registry.save()  # also renders files from an existing registry on first secure start
+    with locked(broker_dir):
+        registry = AccountRegistry(broker_dir)
+        existing = {s["name"] for s in registry.services()}
+        created = {name: registry.set_service(name) for name in SERVICES if name not in existing}
+        registry.save()  # also renders files from an existing registry on first secure start
     return created
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from ioc.broker.accounts import (
     AccountError,
     AccountRegistry,
     Credentials,
+    locked,
     reload,
 )
 
@@ -20,6 +22,12 @@ from ioc.broker.accounts import (
 def broker_dir(data_dir: Path) -> Path:
     """The directory of the broker `ioc broker` runs for this data dir (accounts, ACL, pid)."""
     return Path(data_dir) / "mosquitto"
+
+
+def _broker_dir(ctx: click.Context) -> Path:
+    from ioc.cli import Ctx
+
+    return broker_dir(ctx.find_object(Ctx).settings.data_dir)
 
 
 def _registry(ctx: click.Context) -> AccountRegistry:
@@ -32,28 +40,28 @@ def _registry(ctx: click.Context) -> AccountRegistry:
         raise click.ClickException(str(exc)) from None
 
 
-def _apply(ctx: click.Context, registry: AccountRegistry) -> None:
-    registry.save()
-    pid = reload(registry.dir)
-    if pid is None:
-        click.echo(f"no running broker recorded in {registry.dir}; applies when it starts")
-    else:
-        click.echo(f"broker (pid {pid}) reloaded accounts and ACL")
-
-
 def _show_once(creds: Credentials) -> None:
     click.echo(f"username  {creds.username}")
     click.echo(f"password  {creds.password}")
     click.echo("The password is shown only this once; only its hash is kept.")
 
 
-def _run(ctx: click.Context, action) -> AccountRegistry:  # type: ignore[no-untyped-def]
-    registry = _registry(ctx)
-    try:
-        action(registry)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    return registry
+def _change(ctx: click.Context, action: Callable[[AccountRegistry], Credentials | None]) -> None:
+    """Load, change, save and reload under the registry lock; show a new password once."""
+    with locked(_broker_dir(ctx)):
+        registry = _registry(ctx)
+        try:
+            creds = action(registry)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        registry.save()
+    if creds is not None:
+        _show_once(creds)
+    pid = reload(registry.dir)
+    if pid is None:
+        click.echo(f"no running broker recorded in {registry.dir}; applies when it starts")
+    else:
+        click.echo(f"broker (pid {pid}) reloaded accounts and ACL")
 
 
 province_opt = click.option("--province", required=True, help="2-digit province code.")
@@ -71,10 +79,7 @@ def devices() -> None:
 @click.pass_context
 def devices_add(ctx: click.Context, province: str, source: str) -> None:
     """Register a device: it may publish only as itself in its own province."""
-    out: list[Credentials] = []
-    registry = _run(ctx, lambda r: out.append(r.add_device(province, source)))
-    _show_once(out[0])
-    _apply(ctx, registry)
+    _change(ctx, lambda r: r.add_device(province, source))
 
 
 @devices.command("list")
@@ -106,9 +111,8 @@ def devices_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def devices_disable(ctx: click.Context, province: str, source: str) -> None:
     """Stop a device from connecting (takes effect at once on a running broker)."""
-    registry = _run(ctx, lambda r: r.set_device_enabled(province, source, False))
+    _change(ctx, lambda r: r.set_device_enabled(province, source, False))
     click.echo(f"disabled {province}.{source}")
-    _apply(ctx, registry)
 
 
 @devices.command("enable")
@@ -117,9 +121,8 @@ def devices_disable(ctx: click.Context, province: str, source: str) -> None:
 @click.pass_context
 def devices_enable(ctx: click.Context, province: str, source: str) -> None:
     """Allow a disabled device again (with its current password)."""
-    registry = _run(ctx, lambda r: r.set_device_enabled(province, source, True))
+    _change(ctx, lambda r: r.set_device_enabled(province, source, True))
     click.echo(f"enabled {province}.{source}")
-    _apply(ctx, registry)
 
 
 @devices.command("rotate")
@@ -128,10 +131,7 @@ def devices_enable(ctx: click.Context, province: str, source: str) -> None:
 @click.pass_context
 def devices_rotate(ctx: click.Context, province: str, source: str) -> None:
     """Give a device a new password; the old one is refused from the reload on."""
-    out: list[Credentials] = []
-    registry = _run(ctx, lambda r: out.append(r.rotate_device(province, source)))
-    _show_once(out[0])
-    _apply(ctx, registry)
+    _change(ctx, lambda r: r.rotate_device(province, source))
 
 
 @devices.group("service")
@@ -147,13 +147,16 @@ service_name = click.argument("name", type=click.Choice(sorted(SERVICES)))
 @click.pass_context
 def service_add(ctx: click.Context, name: str) -> None:
     """Create a service account (or give it a new password if it exists)."""
-    registry = _registry(ctx)
-    if any(s["name"] == name for s in registry.services()):
-        raise click.ClickException(
-            f"service account {name} exists: `ioc devices service rotate {name}` replaces its password"
-        )
-    _show_once(registry.set_service(name))
-    _apply(ctx, registry)
+
+    def add(registry: AccountRegistry) -> Credentials:
+        if any(s["name"] == name for s in registry.services()):
+            raise AccountError(
+                f"service account {name} exists: `ioc devices service rotate {name}` "
+                "replaces its password"
+            )
+        return registry.set_service(name)
+
+    _change(ctx, add)
 
 
 @service.command("rotate")
@@ -161,10 +164,7 @@ def service_add(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def service_rotate(ctx: click.Context, name: str) -> None:
     """Give a service account a new password (update the service's --mqtt-url, then restart it)."""
-    out: list[Credentials] = []
-    registry = _run(ctx, lambda r: out.append(r.set_service(name)))
-    _show_once(out[0])
-    _apply(ctx, registry)
+    _change(ctx, lambda r: r.set_service(name))
 
 
 @service.command("disable")
@@ -172,6 +172,5 @@ def service_rotate(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def service_disable(ctx: click.Context, name: str) -> None:
     """Stop a service account from connecting (e.g. replay on a production broker)."""
-    registry = _run(ctx, lambda r: r.set_service_enabled(name, False))
+    _change(ctx, lambda r: r.set_service_enabled(name, False))
     click.echo(f"disabled {SERVICE_PREFIX}{name}")
-    _apply(ctx, registry)
