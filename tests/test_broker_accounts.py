@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -95,3 +96,11 @@ def test_secure_config_has_no_anonymous_access(tmp_path):
 def test_anonymous_broker_only_on_loopback(tmp_path):
     with pytest.raises(ValueError, match="only for loopback"):
         MosquittoBroker(tmp_path, host="0.0.0.0")
+
+
+def test_stale_pid_file_is_not_signalled(tmp_path):
+    from ioc.broker.accounts import PID_FILE, broker_pid, reload
+
+    # The pid of a live process that is not this directory's broker (this test itself).
+    (tmp_path / PID_FILE).write_text(f"{os.getpid()}\n")
+    assert broker_pid(tmp_path) is None and reload(tmp_path) is None

@@ -261,7 +261,10 @@ class MosquittoBroker:
             )
         )
         log = open(self.data_dir / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log, stderr=log)
+        # The absolute config path lets `ioc devices` tell this broker from any other mosquitto.
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(conf.resolve())], stdout=log, stderr=log
+        )
         log.close()
         # Recorded so `ioc devices` can SIGHUP this broker to reload accounts and ACL.
         self.pid_file.write_text(f"{self.proc.pid}\n")

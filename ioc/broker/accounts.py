@@ -253,13 +253,15 @@ def ensure_service_accounts(broker_dir: Path) -> dict[str, Credentials]:
 
 
 def broker_pid(broker_dir: Path) -> int | None:
-    """Pid of the Mosquitto recorded in broker_dir if that process is still a mosquitto."""
+    """Pid of the Mosquitto recorded in broker_dir if that process still runs with its config."""
     try:
         pid = int((Path(broker_dir) / PID_FILE).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if b"mosquitto" in cmdline else None
+    # A stale pid file (broker crashed, pid reused) must not SIGHUP an unrelated process.
+    conf = str((Path(broker_dir) / "mosquitto.conf").resolve()).encode()
+    return pid if conf in args else None
 
 
 def reload(broker_dir: Path) -> int | None:
