@@ -487,3 +487,38 @@ def test_demo_says_its_broker_is_anonymous(tmp_path):
     out = "".join(lines)
     assert "ANONYMOUS" in out and "loopback only" in out, out
     assert "mqtt://127.0.0.1:" in out
+
+
+def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
+    """The user flow: `ioc broker`, then `ioc devices add` on the same data dir, no restart."""
+    from ioc.broker import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "broker", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded: the banner ends with "Ctrl+C" or the process exits
+            lines.append(line)
+            if "Ctrl+C" in line:
+                break
+        out = "".join(lines)
+        assert "accounts and ACL required" in out, out
+        ingest_url = next(w for w in out.split() if w.startswith("mqtt://ioc-ingest:"))
+        assert connack_ok(ingest_url)
+        assert not connack_ok(f"mqtt://127.0.0.1:{port}")  # anonymous
+
+        added = ioc(tmp_path, "devices", "add", "--province", "46", "--source", "bus-7")
+        assert added.returncode == 0 and "reloaded" in added.stdout, added.stdout + added.stderr
+        device = Credentials("46.bus-7", _password(added.stdout))
+        wait_for(lambda: connack_ok(device.url("127.0.0.1", port)))
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()  # type: ignore[union-attr]
+    assert not (tmp_path / "mosquitto" / "mosquitto.pid").exists()
