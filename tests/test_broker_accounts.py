@@ -104,3 +104,13 @@ def test_stale_pid_file_is_not_signalled(tmp_path):
     # The pid of a live process that is not this directory's broker (this test itself).
     (tmp_path / PID_FILE).write_text(f"{os.getpid()}\n")
     assert broker_pid(tmp_path) is None and reload(tmp_path) is None
+
+
+def test_settings_accept_mqtts_and_never_echo_a_password():
+    from ioc.settings import ConfigError, load_settings
+
+    url = "mqtts://ioc-ingest:s3cr3t@broker.ioc.local:8883"
+    assert load_settings(mqtt_url=url).mqtt_url == url
+    with pytest.raises(ConfigError, match="mqtt_url") as err:
+        load_settings(mqtt_url="http://ioc-ingest:s3cr3t@broker")
+    assert "s3cr3t" not in str(err.value) and "ioc-ingest:***@broker" in str(err.value)

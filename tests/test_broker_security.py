@@ -522,3 +522,34 @@ def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
         proc.wait(timeout=30)
         proc.stdout.close()  # type: ignore[union-attr]
     assert not (tmp_path / "mosquitto" / "mosquitto.pid").exists()
+
+
+def test_ingest_over_tls_stores_what_a_device_sends_over_tls(tmp_path, sqlite_url):
+    """Transport, not store, is under test here: one backend is enough."""
+    tls = _make_ca(tmp_path, "127.0.0.1")
+    with MosquittoBroker(tmp_path / "data" / "mosquitto", secure=True, tls=tls) as broker:
+        creds = add_device(broker, "68", "cam-1")
+        ingest_tls = (
+            broker.service_urls["ingest"]
+            .replace("mqtt://", "mqtts://")
+            .replace(f":{broker.port}", f":{broker.tls_port}")
+            + f"?cafile={tls.ca_file}"
+        )
+        worker = WorkerProcess(
+            db_url=sqlite_url, mqtt_url=ingest_tls, name="ingest-tls",
+            log_path=tmp_path / "ingest.log",
+        ).start()  # fmt: skip
+        try:
+            worker.wait_ready()
+            dev_url = creds.url(broker.host, broker.tls_port, "mqtts") + f"?cafile={tls.ca_file}"
+            n = 500
+            with FastPublisher(dev_url, client_id="cam-1") as pub:
+                pub.publish([("ioc/v1/68/security/cam-1/intrusion", _event()) for _ in range(n)])
+            store = open_store(sqlite_url)
+            try:
+                wait_for(lambda: store.count_events() >= n, timeout=60)
+                assert store.count_events() == n and store.dead_letters() == []
+            finally:
+                store.close()
+        finally:
+            worker.terminate()
