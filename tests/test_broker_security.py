@@ -553,3 +553,16 @@ def test_ingest_over_tls_stores_what_a_device_sends_over_tls(tmp_path, sqlite_ur
                 store.close()
         finally:
             worker.terminate()
+
+
+def test_bench_ingest_runs_through_the_secured_broker(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "bench", "ingest",
+         "-n", "500", "--secure-devices", "20", "--json"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["broker_accounts"] == "password_file + acl_file, 20 devices"
+    assert (result["raw_received"], result["stored"], result["lost"]) == (500, 500, 0)
+    assert ":" not in result["broker"].split("@")[0].removeprefix("mqtt://")  # no password
