@@ -132,8 +132,7 @@ class MqttPublisher:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id[:64], protocol=protocol
         )
-        if "username" in options:
-            self.client.username_pw_set(options["username"], options.get("password"))
+        BrokerUrl.parse(url).configure(self.client)  # credentials and mqtts:// TLS
         if will is not None:
             status, province = will
             self.client.will_set(

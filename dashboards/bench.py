@@ -21,7 +21,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -67,13 +66,16 @@ def summarise(values: list[float]) -> dict[str, float | None]:
 def _mqtt_client(url: str) -> Any:
     import paho.mqtt.client as mqtt
 
-    parts = urlsplit(url)
+    from ioc.broker import BrokerUrl
+
+    broker = BrokerUrl.parse(url)
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=f"bench-live-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv311,
     )
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    broker.configure(client)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     return client
 

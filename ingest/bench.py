@@ -29,7 +29,7 @@ import click
 
 from ingest.harness import WorkerProcess, safe_url
 from ingest.loadgen import make_events, to_wire
-from ingest.publisher import FastPublisher, publish_with_paho
+from ingest.publisher import FastPublisher, PublishError, publish_with_paho
 from ioc.broker import BrokerUrl, MosquittoBroker
 from ioc.store import StoreError, open_store
 
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 # Event timestamps of one run fall in this window before its start, so the run's rows
 # can be counted in a store that already holds other data (runs never overlap).
 EVENT_WINDOW = timedelta(seconds=2)
+BENCH_ROOT = "iocbench"
 STALL_S = 20.0
 
 
@@ -65,8 +66,7 @@ def _trivial_subscriber(url: str, topic: str, n: int, conn: Any) -> None:
         client_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
     )
-    if broker.username:
-        client.username_pw_set(broker.username, broker.password)
+    broker.configure(client)
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
     client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)
@@ -95,8 +95,9 @@ def publish(url: str, wire: list[tuple[str, bytes]], publisher: str, client_id: 
 
 
 def measure_raw(
-    url: str, prefix: str, wire: list[tuple[str, bytes]], publisher: str = "fast"
-) -> dict[str, Any]:
+    url: str, prefix: str, wire: list[tuple[str, bytes]], publisher: str = "fast",
+    pub_url: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Publish wire to a trivial subscriber in another process; delivery rate and losses."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -107,7 +108,7 @@ def measure_raw(
         if kind != "ready":
             raise click.ClickException(str(detail))
         t0 = time.monotonic()
-        published = publish(url, wire, publisher, f"bench-pub-{uuid.uuid4().hex[:8]}")
+        published = publish(pub_url or url, wire, publisher, f"bench-pub-{uuid.uuid4().hex[:8]}")
         publish_s = time.monotonic() - t0
         _, (count, _first, last) = parent.recv()
     finally:
@@ -126,7 +127,7 @@ def measure_raw(
 
 def measure_pipeline(
     url: str, db_url: str, prefix: str, wire: list[tuple[str, bytes]], *, workers: int,
-    args: list[str], log_path: Path, publisher: str = "fast",
+    args: list[str], log_path: Path, publisher: str = "fast", pub_url: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Publish wire to `ioc ingest`; rate until the last commit, and the worker's counters."""
     run = uuid.uuid4().hex[:8]
@@ -140,7 +141,7 @@ def measure_pipeline(
         worker.wait_ready(timeout=120)
         n = len(wire)
         t0 = time.monotonic()
-        published = publish(url, wire, publisher, f"bench-pub-{run}")
+        published = publish(pub_url or url, wire, publisher, f"bench-pub-{run}")
         publish_s = time.monotonic() - t0
         done_at = None
         last_progress, progress_at = -1.0, time.monotonic()
@@ -182,16 +183,47 @@ def measure_pipeline(
             worker.terminate(60)
 
 
+def _secure_bench_accounts(broker: MosquittoBroker, devices: int) -> tuple[str, str]:
+    """Accounts and ACL as in production, plus `devices` device entries: (ingest, replay) URLs."""
+    from ioc.broker.accounts import AccountRegistry
+
+    # The bench publishes under its own prefix (iocbench/...): the ACL is rendered for it.
+    registry = AccountRegistry(broker.data_dir, prefix=BENCH_ROOT)
+    for i in range(devices):
+        registry.add_device("68", f"bench-cam-{i}")
+    ingest, replay = registry.set_service("ingest"), registry.set_service("replay")
+    registry.save()
+    broker.reload()
+    url = ingest.url(broker.host, broker.port)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _accepts(url):
+        time.sleep(0.05)
+    return url, replay.url(broker.host, broker.port)
+
+
+def _accepts(url: str) -> bool:
+    try:
+        with FastPublisher(url, client_id="bench-probe", reconnect_timeout_s=0) as pub:
+            pub.publish([])  # connects: raises PublishError until the reload took effect
+            return True
+    except PublishError:
+        return False
+
+
 def run_bench(
     messages: int, *, broker_url: str | None, db_url: str | None, workers: int,
     batch_size: int | None, batch_ms: int | None, keep: bool = False, publisher: str = "fast",
+    secure_devices: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Run both phases and return the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="ioc-bench-ingest-"))
     broker = None
+    pub_url = None
     if broker_url is None:
-        broker = MosquittoBroker(tmp / "mosquitto").start()
+        broker = MosquittoBroker(tmp / "mosquitto", secure=secure_devices is not None).start()
         broker_url = broker.url
+        if secure_devices is not None:
+            broker_url, pub_url = _secure_bench_accounts(broker, secure_devices)
     db_url = db_url or f"sqlite:///{tmp / 'bench.db'}"
     try:
         if db_url.startswith(("postgresql://", "postgres://")):
@@ -203,13 +235,13 @@ def run_bench(
         raise click.ClickException(str(exc)) from None
     try:
         run_id = f"bench-{uuid.uuid4().hex[:10]}"
-        prefix = f"iocbench/{run_id}"
+        prefix = f"{BENCH_ROOT}/{run_id}"
         start = datetime.now(UTC)
         events = make_events(messages, run_id=run_id, now=start, window=EVENT_WINDOW)
         wire = to_wire(events, prefix)
         window = {"since": start - EVENT_WINDOW, "until": start + timedelta(milliseconds=1)}
         before = store.count_events(**window)
-        raw = measure_raw(broker_url, prefix, wire, publisher)
+        raw = measure_raw(broker_url, prefix, wire, publisher, pub_url=pub_url)
         args = []
         if batch_size:
             args += ["--batch-size", str(batch_size)]
@@ -217,7 +249,7 @@ def run_bench(
             args += ["--batch-ms", str(batch_ms)]
         pipe = measure_pipeline(
             broker_url, db_url, prefix, wire, workers=workers, args=args,
-            log_path=tmp / "ingest.log", publisher=publisher,
+            log_path=tmp / "ingest.log", publisher=publisher, pub_url=pub_url,
         )  # fmt: skip
         stored = store.count_events(**window) - before
         published = pipe["published"]
@@ -246,8 +278,15 @@ def run_bench(
             "batches": pipe["batches"],
             "store_url": safe_url(db_url),
             "store_backend": store.dialect,
-            "broker": broker_url,
+            "broker": str(BrokerUrl.parse(broker_url)),  # never the password
             "broker_config": "shipped ioc/broker/mosquitto.conf" if broker else "external",
+            "broker_accounts": (
+                f"password_file + acl_file, {secure_devices} devices"
+                if broker and secure_devices is not None
+                else "anonymous (loopback)"
+                if broker
+                else "external"
+            ),
             "cpus": os.cpu_count(),
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
@@ -287,14 +326,22 @@ def run_bench(
     "paho-mqtt client, which needs most of a core for ~8,000 msg/s.",
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary directory (broker data, logs).")
+@click.option(
+    "--secure-devices",
+    type=click.IntRange(0),
+    help="Start the broker with accounts and ACL (as `ioc broker`) and this many registered "
+    "devices; publish as the replay account, ingest as the ingest account.",
+)
 def bench_ingest(
     messages: int, as_json: bool, broker_url: str | None, db_url: str | None, workers: int,
     batch_size: int | None, batch_ms: int | None, publisher: str, keep: bool,
+    secure_devices: int | None,
 ) -> None:  # fmt: skip
     """Raw QoS 1 delivery vs the full ingest pipeline into a store, same broker, same feed."""
     result = run_bench(
         messages, broker_url=broker_url, db_url=db_url, workers=workers,
         batch_size=batch_size, batch_ms=batch_ms, keep=keep, publisher=publisher,
+        secure_devices=secure_devices,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result))

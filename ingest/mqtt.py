@@ -112,7 +112,9 @@ class IngestClient(mqtt.Client):
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
-        return _BufferedSocket(sock) if self.fast else sock
+        # Under TLS the SSL layer buffers records itself and its pending() must stay visible
+        # to paho's loop, so the chunked reader is only put in front of plain TCP.
+        return _BufferedSocket(sock) if self.fast and not self._ssl else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """Read packets until the buffered chunk is used up, unless told to pause."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Sequence
@@ -38,11 +39,25 @@ def _string(value: bytes) -> bytes:
     return struct.pack("!H", len(value)) + value
 
 
-def connect_packet(client_id: str, keepalive: int = 60, clean: bool = True) -> bytes:
-    """An MQTT 3.1.1 CONNECT packet."""
+def connect_packet(
+    client_id: str,
+    keepalive: int = 60,
+    clean: bool = True,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
+    """An MQTT 3.1.1 CONNECT packet, with username and password if given."""
     flags = 0x02 if clean else 0x00
+    if username is not None:
+        flags |= 0x80
+        if password is not None:
+            flags |= 0x40
     body = _string(b"MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
     body += _string(client_id.encode())
+    if username is not None:
+        body += _string(username.encode())
+        if password is not None:
+            body += _string(password.encode())
     return b"\x10" + _remaining_length(len(body)) + body
 
 
@@ -86,24 +101,43 @@ class FastPublisher:
     def _connect(self) -> None:
         deadline = time.monotonic() + self.reconnect_timeout_s
         while True:
+            sock: socket.socket | None = None
             try:
                 sock = socket.create_connection((self.broker.host, self.broker.port), timeout=10)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.sendall(connect_packet(self.client_id))
+                context = self.broker.ssl_context()
+                if context is not None:
+                    sock = context.wrap_socket(sock, server_hostname=self.broker.host)
+                sock.sendall(
+                    connect_packet(
+                        self.client_id, username=self.broker.username, password=self.broker.password
+                    )
+                )
                 connack = b""
                 while len(connack) < 4:
                     chunk = sock.recv(4 - len(connack))
                     if not chunk:
                         raise ConnectionError("broker closed the connection before CONNACK")
                     connack += chunk
+                if connack[0] == _CONNACK and connack[3] in (4, 5):
+                    # Bad credentials or not authorised: retrying cannot help.
+                    raise PublishError(f"broker {self.broker} refused the credentials")
                 if connack[0] != _CONNACK or connack[3] != 0:
                     raise ConnectionError(f"broker refused the connection: {connack!r}")
                 self._sock = sock
                 return
+            except ssl.SSLCertVerificationError as exc:
+                sock.close()  # type: ignore[union-attr]
+                raise PublishError(f"broker {self.broker} certificate not trusted: {exc}") from exc
             except OSError as exc:
+                if sock is not None:
+                    sock.close()
                 if time.monotonic() > deadline:
                     raise PublishError(f"cannot connect to {self.broker}: {exc}") from exc
                 time.sleep(0.2)
+            except PublishError:
+                sock.close()  # type: ignore[union-attr]
+                raise
 
     def close(self) -> None:
         """Send DISCONNECT and close."""
@@ -237,8 +271,7 @@ def publish_with_paho(
         client_id=client_id,
         protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
     )
-    if broker.username:
-        client.username_pw_set(broker.username, broker.password)
+    broker.configure(client)
     client.max_inflight_messages_set(window)
     client.max_queued_messages_set(0)
     acked = 0

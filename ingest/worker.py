@@ -317,8 +317,7 @@ class IngestWorker:
             on_publish_bytes=self._on_publish,
             should_pause=self._queue_full,
         )
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
+        self.broker.configure(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail

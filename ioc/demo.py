@@ -136,7 +136,16 @@ def run_demo(
             procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
             out.close()
         click.echo(f"IOC demo running on http://{settings.http_host}:{web_port}")
-        click.echo(f"  broker  {mqtt_url} ({broker.kind if broker else 'external'})")
+        from ioc.broker import BrokerUrl
+
+        shown = mqtt_url if broker else str(BrokerUrl.parse(mqtt_url))  # never a password
+        click.echo(f"  broker  {shown} ({broker.kind if broker else 'external'})")
+        if broker is not None:
+            # The demo's own broker has no accounts: say so, so nobody mistakes it for production.
+            click.echo(
+                "          ANONYMOUS: no device accounts or ACL, loopback only (demo); "
+                "`ioc broker` runs the secured one (docs/security.md)"
+            )
         click.echo(f"  store   {settings.db_url}")
         click.echo(
             f"  feed    {feed.name}, from {start} feed time, looping, rebased to now, speed {speed}"

@@ -110,8 +110,10 @@ class Settings(BaseSettings):
     @field_validator("mqtt_url")
     @classmethod
     def _known_broker(cls, value: str) -> str:
-        if value != EMBEDDED_BROKER and not value.startswith(("mqtt://", "tcp://")):
-            raise ValueError("must be 'embedded' or mqtt://host:port")
+        if value != EMBEDDED_BROKER and not value.startswith(
+            ("mqtt://", "tcp://", "mqtts://", "ssl://")
+        ):
+            raise ValueError("must be 'embedded', mqtt://host:port or mqtts://host:port")
         return value
 
     @model_validator(mode="after")
@@ -178,6 +180,19 @@ class Settings(BaseSettings):
         raise ConfigError(f"{path} is empty; delete it or set IOC_SECRET_KEY")
 
 
+def _redacted(field: str, value: Any) -> Any:
+    """A rejected value as it may be shown: no password of a URL, no secret key."""
+    if field == "secret_key":
+        return "***"
+    if isinstance(value, str) and "@" in value and "://" in value:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.password:
+            return value.replace(f":{parts.password}@", ":***@", 1)
+    return value
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation errors into one readable ConfigError."""
     clean = {k: v for k, v in overrides.items() if v is not None}
@@ -187,7 +202,7 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            lines.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  {field}: {err['msg']} (got {_redacted(field, err.get('input'))!r})")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML
         raise ConfigError(f"cannot read configuration: {exc}") from None

@@ -31,12 +31,15 @@ class BrokerAddress:
     protocol: MQTTProtocolVersion
     username: str | None = None
     password: str | None = None
+    url: BrokerUrl | None = None
 
     @property
     def mqtt5(self) -> bool:
         return self.protocol == MQTTProtocolVersion.MQTTv5
 
     def __str__(self) -> str:
+        if self.url is not None:
+            return str(self.url)  # scheme, user and CA file, never the password
         suffix = "" if self.mqtt5 else "?protocol=3.1.1"
         return f"mqtt://{self.host}:{self.port}{suffix}"
 
@@ -48,7 +51,7 @@ def parse_broker_url(url: str) -> BrokerAddress:
     except ValueError as exc:
         raise BrokerError(str(exc)) from None
     protocol = MQTTProtocolVersion.MQTTv5 if b.v5 else MQTTProtocolVersion.MQTTv311
-    return BrokerAddress(b.host, b.port, protocol, b.username, b.password)
+    return BrokerAddress(b.host, b.port, protocol, b.username, b.password, b)
 
 
 @dataclass
@@ -81,7 +84,9 @@ def connect(address: BrokerAddress, client_id_prefix: str, *, threaded: bool = T
         protocol=address.protocol,
         **({} if address.mqtt5 else {"clean_session": True}),
     )
-    if address.username:
+    if address.url is not None:
+        address.url.configure(client)  # credentials and TLS
+    elif address.username:
         client.username_pw_set(address.username, address.password)
     client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)

@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from camera_adapters.publisher import parse_mqtt_url
 from camera_adapters.site import clean_source
 from camera_adapters.vendors import Translator, VendorSpec, register
+from ioc.broker import BrokerUrl
 from ioc.events import Event
 
 logger = logging.getLogger(__name__)
@@ -253,8 +254,9 @@ def bridge(
         client_id=(client_id or f"ioc-frigate-bridge-{translator.site.source}")[:64],
         protocol=mqtt.MQTTv311 if options.get("protocol") == "3.1.1" else mqtt.MQTTv5,
     )
-    if user or "username" in options:
-        client.username_pw_set(user or options["username"], password or options.get("password"))
+    BrokerUrl.parse(url).configure(client)  # credentials and mqtts:// TLS from the URL
+    if user:
+        client.username_pw_set(user, password or options.get("password"))
     topics = [(f"{prefix}/{t}", 1) for t in ("events", "reviews", "available", "stats")]
 
     def on_connect(c, userdata, flags, reason_code, properties) -> None:

@@ -6,31 +6,38 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
+DEFAULT_MQTTS_PORT = 8883
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerUrl:
-    """Where and how to connect: mqtt://[user[:password]@]host[:port][?protocol=3.1.1]."""
+    """Where and how to connect: mqtt[s]://[user[:password]@]host[:port][?protocol=3.1.1][&cafile=path]."""
 
     host: str
     port: int = DEFAULT_MQTT_PORT
     v5: bool = True
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> BrokerUrl:
@@ -42,15 +49,24 @@ class BrokerUrl:
                 "with --mqtt-url mqtt://host:port"
             )
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"unsupported broker URL {url!r}: use mqtt://host:port")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+            raise ValueError(
+                f"unsupported broker URL {url!r}: use mqtt://host:port or mqtts://host:port"
+            )
         if not parts.hostname:
             raise ValueError(f"broker URL {url!r} has no host")
-        protocol = parse_qs(parts.query).get("protocol", ["5"])[-1]
+        query = parse_qs(parts.query)
+        protocol = query.get("protocol", ["5"])[-1]
         if protocol not in ("5", "3.1.1"):
             raise ValueError(f"unsupported MQTT protocol {protocol!r} in {url!r}: use 5 or 3.1.1")
+        tls = parts.scheme in ("mqtts", "ssl")
+        ca_file = query.get("cafile", [None])[-1]
+        if ca_file is not None and not tls:
+            raise ValueError(f"cafile in {url!r} needs TLS: use mqtts://")
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ValueError(f"CA file {ca_file!r} of broker URL does not exist")
         try:
-            port = parts.port or DEFAULT_MQTT_PORT
+            port = parts.port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT)
         except ValueError as exc:
             raise ValueError(f"bad port in {url!r}: {exc}") from None
         return cls(
@@ -59,12 +75,32 @@ class BrokerUrl:
             v5=protocol == "5",
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            ca_file=ca_file,
         )
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context (system CAs, or only ca_file if given); None without TLS."""
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def configure(self, client: Any) -> None:
+        """Give a paho client this URL's credentials and TLS settings."""
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        context = self.ssl_context()
+        if context is not None:
+            client.tls_set_context(context)
+
     def __str__(self) -> str:
-        suffix = "" if self.v5 else "?protocol=3.1.1"
-        user = f"{self.username}@" if self.username else ""
-        return f"mqtt://{user}{self.host}:{self.port}{suffix}"
+        query = [] if self.v5 else ["protocol=3.1.1"]
+        if self.ca_file:
+            query.append(f"cafile={self.ca_file}")
+        suffix = "?" + "&".join(query) if query else ""
+        user = f"{self.username}@" if self.username else ""  # never the password
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{user}{self.host}:{self.port}{suffix}"
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -87,51 +123,166 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def mosquitto_config(port: int, data_dir: Path, host: str = DEFAULT_HOST) -> str:
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """Server certificate, its key and the CA that signed it (PEM files)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def access_block(
+    data_dir: Path, *, secure: bool, host: str, tls: TlsFiles | None = None, tls_port: int = 0
+) -> str:
+    """The auth/listener lines: anonymous (loopback demo) or password_file + acl_file (+ TLS)."""
+    from ioc.broker.accounts import ACL_FILE, PASSWORD_FILE
+
+    if not secure:
+        if tls is not None:
+            raise ValueError("a TLS listener needs the secure config (accounts), not anonymous")
+        return "allow_anonymous true"
+    d = data_dir.resolve()
+    lines = [
+        "allow_anonymous false",
+        f"password_file {(d / PASSWORD_FILE).as_posix()}",
+        f"acl_file {(d / ACL_FILE).as_posix()}",
+    ]
+    if tls is not None:
+        lines += [
+            "",
+            f"listener {tls_port} {host}",
+            f"cafile {Path(tls.ca_file).resolve().as_posix()}",
+            f"certfile {Path(tls.cert_file).resolve().as_posix()}",
+            f"keyfile {Path(tls.key_file).resolve().as_posix()}",
+            "tls_version tlsv1.2",
+        ]
+    return "\n".join(lines)
+
+
+def mosquitto_config(
+    port: int,
+    data_dir: Path,
+    host: str = DEFAULT_HOST,
+    *,
+    secure: bool = False,
+    tls: TlsFiles | None = None,
+    tls_port: int = 0,
+) -> str:
     """The shipped Mosquitto config rendered for one port and data directory."""
     template = resources.files("ioc.broker").joinpath("mosquitto.conf").read_text("utf-8")
     # Run as whoever starts it: as root, Mosquitto would otherwise switch to the `mosquitto`
     # user and fail to write its persistence file in a directory that user does not own.
+    access = access_block(data_dir, secure=secure, host=host, tls=tls, tls_port=tls_port)
     return template.format(
-        port=port, host=host, data_dir=data_dir.resolve().as_posix(), user=getpass.getuser()
+        port=port,
+        host=host,
+        data_dir=data_dir.resolve().as_posix(),
+        user=getpass.getuser(),
+        access=access,
     )
 
 
+def is_loopback(host: str) -> bool:
+    """True if host is a loopback name or address (anonymous access is allowed only there)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MosquittoBroker:
-    """A Mosquitto process on its own port and data directory, with the shipped config."""
+    """A Mosquitto process on its own port and data directory, with the shipped config.
+
+    secure=True renders password_file + acl_file from the account registry in data_dir
+    and creates the service accounts; their URLs are in `service_urls` (this run only).
+    """
 
     kind = "mosquitto"
 
-    def __init__(self, data_dir: Path, port: int = 0, host: str = DEFAULT_HOST) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        host: str = DEFAULT_HOST,
+        *,
+        secure: bool = False,
+        tls: TlsFiles | None = None,
+        tls_port: int = 0,
+    ) -> None:
         binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed")
+        if not secure and not is_loopback(host):
+            raise ValueError(
+                f"refusing an anonymous broker on {host}: anonymous access is only for loopback"
+            )
         self.binary = binary
         self.host = host
         self.port = port or free_port(host)
         self.data_dir = Path(data_dir)
+        self.secure = secure
+        self.tls = tls
+        self.tls_port = (tls_port or free_port(host)) if tls is not None else 0
+        self.service_urls: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def pid_file(self) -> Path:
+        from ioc.broker.accounts import PID_FILE
+
+        return self.data_dir / PID_FILE
+
     def start(self) -> MosquittoBroker:
         """Start (or restart) the process and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            from ioc.broker.accounts import ensure_service_accounts
+
+            for name, creds in ensure_service_accounts(self.data_dir).items():
+                self.service_urls[name] = creds.url(self.host, self.port)
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(self.port, self.data_dir, self.host))
+        conf.write_text(
+            mosquitto_config(
+                self.port,
+                self.data_dir,
+                self.host,
+                secure=self.secure,
+                tls=self.tls,
+                tls_port=self.tls_port,
+            )
+        )
         log = open(self.data_dir / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log, stderr=log)
+        # The absolute config path lets `ioc devices` tell this broker from any other mosquitto.
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(conf.resolve())], stdout=log, stderr=log
+        )
         log.close()
+        # Recorded so `ioc devices` can SIGHUP this broker to reload accounts and ACL.
+        self.pid_file.write_text(f"{self.proc.pid}\n")
         try:
             wait_for_port(self.host, self.port)
+            if self.tls is not None:
+                wait_for_port(self.host, self.tls_port)
         except TimeoutError:
             self.stop()
             tail = (self.data_dir / "mosquitto.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"mosquitto did not start on port {self.port}:\n{tail}") from None
         logger.info("mosquitto listening on %s (data in %s)", self.url, self.data_dir)
         return self
+
+    def reload(self) -> None:
+        """Make the running broker re-read password_file and acl_file (SIGHUP, no restart)."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGHUP)
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process (SIGKILL with kill=True, else SIGTERM, which saves persistence)."""
@@ -147,6 +298,7 @@ class MosquittoBroker:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        self.pid_file.unlink(missing_ok=True)
 
     def restart(self) -> None:
         """Stop and start on the same port, keeping persisted sessions."""
