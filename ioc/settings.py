@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus metrics port of ingest (0: disabled)."
     )
+    session_idle_minutes: int = Field(
+        60, ge=1, description="A web session unused this long ends (minutes)."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, description="A web session ends this long after login, used or not (hours)."
+    )
+    login_free_failures: int = Field(
+        5, ge=1, description="Failed logins per user or address before backoff starts."
+    )
+    login_backoff_max_s: int = Field(
+        900, ge=1, description="Longest wait a login backoff imposes (seconds)."
+    )
     population_url: str = Field(
         "",
         pattern=r"^(https?://\S+)?$",
