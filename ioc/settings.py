@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     login_backoff_max_s: int = Field(
         900, ge=1, description="Longest wait a login backoff imposes (seconds)."
     )
+    allowed_hosts: str = Field(
+        "",
+        description=(
+            "Comma-separated host names the web app may put in absolute URLs (besides "
+            "localhost and http_host); a request with any other Host header gets relative ones."
+        ),
+    )
     population_url: str = Field(
         "",
         pattern=r"^(https?://\S+)?$",
@@ -141,6 +148,12 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    def trusted_hosts(self) -> list[str]:
+        """Host names (werkzeug syntax, '.example.vn' for subdomains) trusted in a Host header."""
+        extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        own = [] if self.http_host in ("0.0.0.0", "::", "") else [self.http_host]
+        return ["localhost", "127.0.0.1", "::1", *own, *extra]
 
     def session_secret(self) -> str:
         """The configured secret, or one generated once and kept in data_dir (never in the repo)."""

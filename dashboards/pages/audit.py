@@ -201,7 +201,8 @@ def audit_table(
     lang = current_lang()
     tz = services().settings.timezone
     filters, bad_date = parse_filters(actor, action, since, limit, tz)
-    entries = services().store.audit_entries(**filters)
+    # A province-scoped admin reads only rows about that province, never the national trail.
+    entries = services().store.audit_entries(**filters, province=user.province)
     message = html.P(tx("bad_date", lang), className="form-error") if bad_date else None
     if not entries:
         return html.P(tx("empty", lang), className="muted", id="audit-empty"), message
@@ -288,10 +289,13 @@ def export_audit(
     tz = services().settings.timezone
     filters, _bad = parse_filters(actor, action, since, limit, tz)
     store = services().store
-    entries = store.audit_entries(**filters)
+    entries = store.audit_entries(**filters, province=user.province)
     logged = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in filters.items()}
     store.append_audit(
-        user.username, "audit_export", details={"filters": logged, "rows": len(entries)}
+        user.username,
+        "audit_export",
+        details={"filters": logged, "rows": len(entries)},
+        province=user.province,
     )
     stamp = datetime.now(UTC).astimezone(zone(tz)).strftime("%Y%m%d-%H%M%S")
     return dcc.send_string(audit_csv(entries, tz), f"ioc-audit-{stamp}.csv", type="text/csv")

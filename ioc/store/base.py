@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from ioc.events import Event
 from ioc.store.kpi_queries import KpiQueries
-from ioc.store.security import SecurityQueries
 from ioc.store.models import (
     ALARM_ACTIONS,
     ROLES,
@@ -30,6 +29,7 @@ from ioc.store.models import (
     WorkerHealth,
     WriteResult,
 )
+from ioc.store.security import SecurityQueries
 
 logger = logging.getLogger(__name__)
 

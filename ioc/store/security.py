@@ -77,9 +77,7 @@ class SecurityQueries:
                 (session_key(token), username, now, now, client_addr),
             )
 
-    def session_user(
-        self, token: str, *, idle: timedelta, max_age: timedelta
-    ) -> User | None:
+    def session_user(self, token: str, *, idle: timedelta, max_age: timedelta) -> User | None:
         """The active user of a live session, else None (expired sessions are deleted)."""
         key = session_key(token)
         now = datetime.now(UTC)
