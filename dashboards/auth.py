@@ -206,6 +206,27 @@ def _is_router_request() -> bool:
     return ROUTER_OUTPUT in str(body.get("output", ""))
 
 
+def _malformed_callback() -> str | None:
+    """Why a callback body is not what dash-renderer sends, else None (checked before Dash)."""
+    body = flask.request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return "callback body must be an object with an output"
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) or isinstance(i, list) for i in items
+        ):
+            return f"callback {key} must be a list"
+    if ROUTER_OUTPUT in body["output"]:
+        # The pages router calls str methods on these: anything else would be a 500.
+        for item in body.get("inputs", []):
+            if isinstance(item, dict) and item.get("property") in ("pathname", "search"):
+                value = item.get("value")
+                if value is not None and not isinstance(value, str):
+                    return f"{item.get('property')} must be a string"
+    return None
+
+
 def _before_request() -> Any:
     path = flask.request.path
     if path == "/":
@@ -214,6 +235,9 @@ def _before_request() -> Any:
         return None
     user = current_user()
     if path == "/_dash-update-component":
+        problem = _malformed_callback() if flask.request.method == "POST" else None
+        if problem is not None:
+            return flask.jsonify(error=problem), 400
         if user is not None:
             _check_csrf()
             return None

@@ -83,7 +83,7 @@ class SecurityQueries:
         now = datetime.now(UTC)
         with self.transaction(readonly=True) as tx:
             rows = tx.fetch(
-                "SELECT s.created_at AS s_created, s.last_seen AS s_seen, u.* "
+                "SELECT s.created_at AS session_created, s.last_seen AS session_seen, u.* "
                 "FROM web_sessions s JOIN users u ON u.username = s.username "
                 "WHERE s.id_hash = %s",
                 (key,),
@@ -91,7 +91,7 @@ class SecurityQueries:
         if not rows:
             return None
         row = self._from_db(rows[0])
-        created, seen = _as_dt(row.pop("s_created")), _as_dt(row.pop("s_seen"))
+        created, seen = _as_dt(row.pop("session_created")), _as_dt(row.pop("session_seen"))
         if now - seen > idle or now - created > max_age:
             self.end_session(token)
             return None

@@ -35,6 +35,8 @@ TS_COLUMNS = frozenset(
         "last_seen",
         "last_failure",
         "locked_until",
+        "session_created",
+        "session_seen",
     }
 )
 JSON_COLUMNS = frozenset({"attrs", "last_attrs", "details"})
