@@ -255,9 +255,10 @@ def test_scoped_admin_reads_and_exports_only_their_province(env):
     r = call(client, csrf, "audit-download.data", {"audit-export.n_clicks": 1, **AUDIT_VALUES})
     assert r.status_code == 200
     content = r.get_json()["response"]["audit-download"]["data"]["content"]
-    rows = list(csv.reader(io.StringIO(content)))
-    assert any("DALAT-OWN" in c for row in rows for c in row)
-    assert not any("HUE-SECRET" in c or "NATIONAL-ROW" in c for row in rows for c in row)
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert any("DALAT-OWN" in row["details"] for row in rows)
+    assert {row["province"] for row in rows} == {"68"}
+    assert "HUE-SECRET" not in content and "NATIONAL-ROW" not in content
     # The national admin sees all three.
     national = app.server.test_client()
     body = text(call(national, login(national, "admin"), "audit-table-box.children", AUDIT_VALUES))

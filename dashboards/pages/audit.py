@@ -67,6 +67,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.actor": ("Người thực hiện", "Actor"),
     "col.action": ("Hành động", "Action"),
     "col.target": ("Đối tượng", "Target"),
+    "col.province": ("Tỉnh", "Province"),
+    "national": ("Toàn quốc", "National"),
     "col.details": ("Chi tiết", "Details"),
     "empty": ("Không có bản ghi nào khớp bộ lọc.", "No records match the filters."),
 }
@@ -209,7 +211,7 @@ def audit_table(
     head = html.Tr(
         [
             html.Th(tx(f"col.{c}", lang))
-            for c in ("id", "ts", "actor", "action", "target", "details")
+            for c in ("id", "ts", "actor", "action", "target", "province", "details")
         ]
     )
     rows = []
@@ -224,6 +226,7 @@ def audit_table(
                     html.Td(e.actor, className="audit-actor"),
                     html.Td(e.action, className="audit-action"),
                     html.Td(e.target or "", className="mono audit-target"),
+                    html.Td(e.province or tx("national", lang), className="audit-province"),
                     html.Td(shown, className="mono audit-details", title=details),
                 ],
                 id={"type": "audit-row", "id": e.id},
@@ -254,7 +257,9 @@ def audit_csv(entries: list[AuditEntry], tz: str) -> str:
     """CSV of the records; cells that a spreadsheet would run as formulas are quoted with '."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "ts_utc", "ts_local", "actor", "action", "target", "details"])
+    writer.writerow(
+        ["id", "ts_utc", "ts_local", "actor", "action", "target", "province", "details"]
+    )
     for e in entries:
         writer.writerow(
             [
@@ -264,6 +269,7 @@ def audit_csv(entries: list[AuditEntry], tz: str) -> str:
                 _cell(e.actor),
                 _cell(e.action),
                 _cell(e.target),
+                e.province or "",
                 _cell(details_text(e)),
             ]
         )
