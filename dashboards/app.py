@@ -62,8 +62,8 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure_cookies,
-        # A shift plus handover; every request renews it, so a watched wall stays signed in.
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # The cookie lives as long as the longest session; the store decides if it still counts.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )

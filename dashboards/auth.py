@@ -1,7 +1,10 @@
 """Sessions, login routes and the server-side checks every page and callback goes through.
 
-Every Dash callback is decorated with `guard(permission)`: it re-reads the session
-user from the store (a disabled account stops at its next request), checks the
+The cookie holds a random session id; the session itself lives in the store (user,
+created, last seen, address), so logout, `ioc users sessions --revoke`, a password,
+role or province change and a disable end it for every worker at once. The user is
+resolved once per request (flask.g). Every Dash callback is decorated with
+`guard(permission)`: it takes that user (a disabled account stops at its next request), checks the
 role's permission and hands the user to the callback, which then narrows every
 query with `scope()`. Requests without a session never reach a callback: the
 before_request hook answers 401 (API) or redirects to /login (pages).
@@ -15,6 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -23,12 +27,12 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboards.i18n import normalise_language
 from dashboards.services import services
-from ioc.auth import AuthError, authenticate, can, province_scope
-from ioc.store import User
+from ioc.auth import AuthError, LoginPolicy, LoginThrottled, authenticate, can, province_scope
+from ioc.store import Alarm, User
 
 logger = logging.getLogger(__name__)
 
-SESSION_USER = "u"
+SESSION_ID = "sid"  # random token; the store keeps only its hash
 SESSION_LANG = "lang"
 SESSION_CSRF = "csrf"
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and echoes as X-CSRFToken
@@ -60,11 +64,14 @@ def current_user() -> User | None:
     if "ioc_user" in flask.g:
         return flask.g.ioc_user
     user = None
-    name = flask.session.get(SESSION_USER)
-    if name:
-        found = services().store.get_user(name)
-        if found is not None and not found.disabled:
-            user = found
+    token = flask.session.get(SESSION_ID)
+    if isinstance(token, str) and token:
+        settings = services().settings
+        user = services().store.session_user(
+            token,
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            max_age=timedelta(hours=settings.session_max_hours),
+        )
     flask.g.ioc_user = user
     return user
 
@@ -75,10 +82,16 @@ def current_lang() -> str:
     return normalise_language(flask.session.get(SESSION_LANG), default)
 
 
-def _audit_denial(user: User | None, what: str, details: dict[str, Any]) -> None:
+def audit_denial(user: User | None, what: str, details: dict[str, Any]) -> None:
+    """Write an access_denied row (never raising: a refusal must not turn into a 500)."""
     try:
+        # Filed under the user's own province: their admin should see what they tried.
         services().store.append_audit(
-            user.username if user else "anonymous", "access_denied", target=what, details=details
+            user.username if user else "anonymous",
+            "access_denied",
+            target=what,
+            details=details,
+            province=user.province if user else None,
         )
     except Exception:
         logger.exception("could not audit a denied request")
@@ -86,7 +99,7 @@ def _audit_denial(user: User | None, what: str, details: dict[str, Any]) -> None
 
 def deny(user: User | None, what: str, **details: Any) -> AccessDenied:
     """Audit a refused request and return the exception to raise."""
-    _audit_denial(user, what, details)
+    audit_denial(user, what, details)
     return AccessDenied(f"not allowed: {what}")
 
 
@@ -104,6 +117,19 @@ def check_place(user: User, province: str | None, what: str) -> None:
     """Refuse an object (alarm, event, device) outside the user's province."""
     if user.province is not None and province != user.province:
         raise deny(user, what, province=province, allowed=user.province)
+
+
+def visible_alarm(user: User, alarm_id: int) -> Alarm | None:
+    """The alarm if it is in the user's scope; another province's alarm looks missing.
+
+    Answering it differently (403 vs nothing) would tell a scoped user which ids exist
+    elsewhere; the attempt is still audited.
+    """
+    alarm = services().store.get_alarm(alarm_id)
+    if alarm is not None and user.province is not None and alarm.province != user.province:
+        audit_denial(user, "alarm", {"alarm": alarm_id, "allowed": user.province})
+        return None
+    return alarm
 
 
 def guard(permission: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
@@ -145,7 +171,7 @@ def page(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if user is None:
                 return login_redirect(flask.request.args.get("next") or _page_path())
             if not can(user, permission):
-                _audit_denial(user, permission, {"page": fn.__module__})
+                audit_denial(user, permission, {"page": fn.__module__})
                 return denied_notice(lang)
             return fn(user, lang, **kwargs)
 
@@ -180,6 +206,27 @@ def _is_router_request() -> bool:
     return ROUTER_OUTPUT in str(body.get("output", ""))
 
 
+def _malformed_callback() -> str | None:
+    """Why a callback body is not what dash-renderer sends, else None (checked before Dash)."""
+    body = flask.request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return "callback body must be an object with an output"
+    for key in ("inputs", "state"):
+        items = body.get(key, [])
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) or isinstance(i, list) for i in items
+        ):
+            return f"callback {key} must be a list"
+    if ROUTER_OUTPUT in body["output"]:
+        # The pages router calls str methods on these: anything else would be a 500.
+        for item in body.get("inputs", []):
+            if isinstance(item, dict) and item.get("property") in ("pathname", "search"):
+                value = item.get("value")
+                if value is not None and not isinstance(value, str):
+                    return f"{item.get('property')} must be a string"
+    return None
+
+
 def _before_request() -> Any:
     path = flask.request.path
     if path == "/":
@@ -188,6 +235,9 @@ def _before_request() -> Any:
         return None
     user = current_user()
     if path == "/_dash-update-component":
+        problem = _malformed_callback() if flask.request.method == "POST" else None
+        if problem is not None:
+            return flask.jsonify(error=problem), 400
         if user is not None:
             _check_csrf()
             return None
@@ -213,17 +263,29 @@ def _login() -> Any:
     form = flask.request.form
     target = safe_next(form.get("next"))
     username = (form.get("username") or "").strip()
-    store = services().store
+    svc = services()
+    addr = flask.request.remote_addr or ""
+    policy = LoginPolicy(
+        free_failures=svc.settings.login_free_failures,
+        cap=timedelta(seconds=svc.settings.login_backoff_max_s),
+    )
     try:
         user = authenticate(
-            store, username, form.get("password") or "", source=flask.request.remote_addr or ""
+            svc.store, username, form.get("password") or "", source=addr, policy=policy
+        )
+    except LoginThrottled as exc:
+        return flask.redirect(
+            f"{LOGIN_PATH}?error=throttled&wait={exc.retry_after_s}&next={quote(target)}",
+            code=303,
         )
     except AuthError:
         return flask.redirect(f"{LOGIN_PATH}?error=1&next={quote(target)}", code=303)
     lang = flask.session.get(SESSION_LANG)
     flask.session.clear()  # a fresh session on login: no fixation
     flask.session.permanent = True
-    flask.session[SESSION_USER] = user.username
+    sid = secrets.token_urlsafe(32)
+    svc.store.create_session(sid, user.username, client_addr=addr or None)
+    flask.session[SESSION_ID] = sid
     if lang:
         flask.session[SESSION_LANG] = lang
     token = secrets.token_urlsafe(32)
@@ -247,8 +309,11 @@ def _set_csrf_cookie(response: flask.Response, token: str) -> None:
 
 def _logout() -> Any:
     user = current_user()
+    sid = flask.session.get(SESSION_ID)
+    if isinstance(sid, str) and sid:
+        services().store.end_session(sid)  # the cookie, if replayed, now finds nothing
     if user is not None:
-        services().store.append_audit(user.username, "logout")
+        services().store.append_audit(user.username, "logout", province=user.province)
     lang = flask.session.get(SESSION_LANG)
     flask.session.clear()
     if lang:

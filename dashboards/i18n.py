@@ -28,6 +28,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "login.password": ("Mật khẩu", "Password"),
     "login.submit": ("Đăng nhập", "Sign in"),
     "login.error": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
+    "login.throttled": (
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.",
+        "Too many failed sign-ins. Please try again in {seconds} seconds.",
+    ),
     "login.expired": (
         "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
         "Your session has ended; please sign in again.",

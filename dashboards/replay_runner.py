@@ -77,6 +77,8 @@ class ReplayRun:
     exit_code: int | None = None
     stopped_by: str | None = None
     ended_at: str | None = None
+    # The feed's province: a province-scoped engineer sees and stops only their own runs.
+    province: str | None = None
 
     @property
     def started(self) -> datetime:
@@ -250,6 +252,7 @@ class ReplayManager:
                 pid=proc.pid,
                 feed=str(feed.path),
                 feed_name=feed.name,
+                province=feed.province,
                 speed=speed,
                 start=start,
                 until=until,

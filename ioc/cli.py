@@ -369,6 +369,32 @@ def users_passwd(ctx: Ctx, username: str, password_stdin: bool) -> None:
     click.echo(f"password changed for {username}")
 
 
+@users.command("sessions")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="End every web session of the user now.")
+@pass_ctx
+def users_sessions(ctx: Ctx, username: str, revoke: bool) -> None:
+    """List a user's web sessions (UTC), or end them all with --revoke."""
+    store = _open(ctx, migrate=True)
+    try:
+        if store.get_user(username) is None:
+            raise click.ClickException(f"no user {username!r}")
+        if revoke:
+            n = store.end_sessions(username)
+            store.append_audit(_actor(), "sessions_revoke", target=username, details={"n": n})
+            click.echo(f"revoked {n} session(s) of {username}")
+            return
+        rows = store.sessions(username)
+    finally:
+        store.close()
+    click.echo(f"{len(rows)} session(s) of {username}")
+    for s in rows:
+        click.echo(
+            f"  created {s.created_at:%Y-%m-%d %H:%M:%S}  last seen {s.last_seen:%Y-%m-%d %H:%M:%S}"
+            f"  from {s.client_addr or '-'}  id {s.id_hash[:12]}"
+        )
+
+
 def _update_user(ctx: Ctx, username: str, action: str, **changes: Any) -> None:
     store = _open(ctx, migrate=True)
     try:

@@ -84,6 +84,25 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus metrics port of ingest (0: disabled)."
     )
+    session_idle_minutes: int = Field(
+        60, ge=1, description="A web session unused this long ends (minutes)."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, description="A web session ends this long after login, used or not (hours)."
+    )
+    login_free_failures: int = Field(
+        5, ge=1, description="Failed logins per user or address before backoff starts."
+    )
+    login_backoff_max_s: int = Field(
+        900, ge=1, description="Longest wait a login backoff imposes (seconds)."
+    )
+    allowed_hosts: str = Field(
+        "",
+        description=(
+            "Comma-separated host names the web app may put in absolute URLs (besides "
+            "localhost and http_host); a request with any other Host header gets relative ones."
+        ),
+    )
     population_url: str = Field(
         "",
         pattern=r"^(https?://\S+)?$",
@@ -156,6 +175,12 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    def trusted_hosts(self) -> list[str]:
+        """Host names (werkzeug syntax, '.example.vn' for subdomains) trusted in a Host header."""
+        extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        own = [] if self.http_host in ("0.0.0.0", "::", "") else [self.http_host]
+        return ["localhost", "127.0.0.1", "::1", *own, *extra]
 
     def session_secret(self) -> str:
         """The configured secret, or one generated once and kept in data_dir (never in the repo)."""

@@ -536,5 +536,5 @@ def test_audit_filters_are_parsed_safely(app):
     filters, bad = audit.parse_filters(["x"], {"a": 1}, "1' OR 1=1", "99999", tz)
     assert bad and filters == {"actor": None, "action": None, "since": None, "limit": 200}
     assert audit.audit_csv([], tz).splitlines() == [
-        "id,ts_utc,ts_local,actor,action,target,details"
+        "id,ts_utc,ts_local,actor,action,target,province,details"
     ]

@@ -67,6 +67,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.actor": ("Người thực hiện", "Actor"),
     "col.action": ("Hành động", "Action"),
     "col.target": ("Đối tượng", "Target"),
+    "col.province": ("Tỉnh", "Province"),
+    "national": ("Toàn quốc", "National"),
     "col.details": ("Chi tiết", "Details"),
     "empty": ("Không có bản ghi nào khớp bộ lọc.", "No records match the filters."),
 }
@@ -201,14 +203,15 @@ def audit_table(
     lang = current_lang()
     tz = services().settings.timezone
     filters, bad_date = parse_filters(actor, action, since, limit, tz)
-    entries = services().store.audit_entries(**filters)
+    # A province-scoped admin reads only rows about that province, never the national trail.
+    entries = services().store.audit_entries(**filters, province=user.province)
     message = html.P(tx("bad_date", lang), className="form-error") if bad_date else None
     if not entries:
         return html.P(tx("empty", lang), className="muted", id="audit-empty"), message
     head = html.Tr(
         [
             html.Th(tx(f"col.{c}", lang))
-            for c in ("id", "ts", "actor", "action", "target", "details")
+            for c in ("id", "ts", "actor", "action", "target", "province", "details")
         ]
     )
     rows = []
@@ -223,6 +226,7 @@ def audit_table(
                     html.Td(e.actor, className="audit-actor"),
                     html.Td(e.action, className="audit-action"),
                     html.Td(e.target or "", className="mono audit-target"),
+                    html.Td(e.province or tx("national", lang), className="audit-province"),
                     html.Td(shown, className="mono audit-details", title=details),
                 ],
                 id={"type": "audit-row", "id": e.id},
@@ -253,7 +257,9 @@ def audit_csv(entries: list[AuditEntry], tz: str) -> str:
     """CSV of the records; cells that a spreadsheet would run as formulas are quoted with '."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "ts_utc", "ts_local", "actor", "action", "target", "details"])
+    writer.writerow(
+        ["id", "ts_utc", "ts_local", "actor", "action", "target", "province", "details"]
+    )
     for e in entries:
         writer.writerow(
             [
@@ -263,6 +269,7 @@ def audit_csv(entries: list[AuditEntry], tz: str) -> str:
                 _cell(e.actor),
                 _cell(e.action),
                 _cell(e.target),
+                e.province or "",
                 _cell(details_text(e)),
             ]
         )
@@ -288,10 +295,13 @@ def export_audit(
     tz = services().settings.timezone
     filters, _bad = parse_filters(actor, action, since, limit, tz)
     store = services().store
-    entries = store.audit_entries(**filters)
+    entries = store.audit_entries(**filters, province=user.province)
     logged = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in filters.items()}
     store.append_audit(
-        user.username, "audit_export", details={"filters": logged, "rows": len(entries)}
+        user.username,
+        "audit_export",
+        details={"filters": logged, "rows": len(entries)},
+        province=user.province,
     )
     stamp = datetime.now(UTC).astimezone(zone(tz)).strftime("%Y%m%d-%H%M%S")
     return dcc.send_string(audit_csv(entries, tz), f"ioc-audit-{stamp}.csv", type="text/csv")

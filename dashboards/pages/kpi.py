@@ -7,6 +7,7 @@ province never sees another one, and the national view needs "kpi.national" and 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from dash import (
     no_update,
 )
 from dash.exceptions import PreventUpdate
+from werkzeug.sansio.utils import host_is_trusted
 
 from dashboards.auth import current_lang, deny, guard, page, scope
 from dashboards.components.kpi import detail_outputs, map_outputs
@@ -38,6 +40,8 @@ from ioc.auth import can
 from ioc.geo import geography
 from ioc.kpi import KPIS, WINDOW_KEYS, Window, make_window
 from ioc.store import User
+
+logger = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/kpi", title="IOC — Chỉ số", order=2)
 
@@ -272,9 +276,22 @@ def update_map(
     tz = services().settings.timezone
     national = user.province is None and can(user, "kpi.national")
     outputs = map_outputs(
-        payload, lang, tz, allowed_ward(prov, ward), national, base_url=flask.request.host_url
+        payload, lang, tz, allowed_ward(prov, ward), national, base_url=geo_base_url()
     )
     return (*outputs, "")
+
+
+def geo_base_url() -> str:
+    """This server's origin for the GeoJSON layer URLs, only from a trusted Host header.
+
+    The URLs must be absolute (MapLibre fetches in a web worker), but echoing any Host
+    header would let a forged one point the map elsewhere; untrusted hosts get "".
+    """
+    host = flask.request.host
+    if host_is_trusted(host, services().settings.trusted_hosts()):
+        return flask.request.host_url
+    logger.warning("untrusted Host header %r: GeoJSON URLs left relative", host[:100])
+    return ""
 
 
 @callback(

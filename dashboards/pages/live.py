@@ -15,7 +15,7 @@ import dash
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards.auth import check_place, current_lang, guard, page, scope
+from dashboards.auth import check_place, current_lang, guard, page, scope, visible_alarm
 from dashboards.components.alarms import (
     action_form,
     action_log,
@@ -636,10 +636,9 @@ def update_alarm_detail(user: User, selected: Any, _n: Any, _v: Any, last_sig: A
     if alarm_id is None:
         raise PreventUpdate
     store = services().store
-    alarm = store.get_alarm(alarm_id)
+    alarm = visible_alarm(user, alarm_id)
     if alarm is None:
         raise PreventUpdate
-    check_place(user, alarm.province, "alarm")
     actions = store.alarm_actions(alarm_id)
     lang = current_lang()
     sig = json.dumps(
@@ -705,10 +704,9 @@ def act_on_alarm(
     if action is None or alarm_id is None:
         raise PreventUpdate
     store = services().store
-    alarm = store.get_alarm(alarm_id)
+    alarm = visible_alarm(user, alarm_id)
     if alarm is None:
         raise PreventUpdate
-    check_place(user, alarm.province, "alarm")
     assignee = (assignee or "").strip()[:100]
     comment = (comment or "").strip()[:2000]
     resolution = (resolution or "").strip()[:2000]
@@ -735,11 +733,7 @@ def act_on_alarm(
         now_state = getattr(store.get_alarm(alarm_id), "state", "resolved")
         message = t("alarms.conflict", lang).format(state=t(f"alarms.state.{now_state}", lang))
         return message, (version or 0) + 1, keep, keep, keep
-    # The alarm keeps its own action log; the audit trail records it too, with the rest.
-    details = {"province": alarm.province}
-    if action == "assign":
-        details["assigned_to"] = assignee
-    store.append_audit(user.username, f"alarm_{action}", target=str(alarm_id), details=details)
+    # store.alarm_action already wrote the one audit row, in the alarm's own transaction.
     # Clear only the field the action used; the others may hold text still being typed.
     cleared = {
         "assign": ("", keep, keep),

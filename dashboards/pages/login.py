@@ -13,7 +13,19 @@ from dashboards.i18n import t
 dash.register_page(__name__, path="/login", title="IOC — Đăng nhập", order=99)
 
 
-def layout(error: str | None = None, next: str | None = None, **_: Any) -> html.Div:
+def error_text(error: str | None, wait: str | None, lang: str) -> str | None:
+    """The message for the login error code in the URL (None when there is none)."""
+    if not error:
+        return None
+    if error == "throttled":
+        seconds = int(wait) if isinstance(wait, str) and wait.isdigit() else 0
+        return t("login.throttled", lang).format(seconds=max(1, min(seconds, 86400)))
+    return t("login.error", lang)
+
+
+def layout(
+    error: str | None = None, next: str | None = None, wait: str | None = None, **_: Any
+) -> html.Div:
     """Username and password; an already signed-in user goes straight on."""
     lang = current_lang()
     target = safe_next(next)
@@ -25,7 +37,10 @@ def layout(error: str | None = None, next: str | None = None, **_: Any) -> html.
                 html.H1(t("app.title", lang), className="login-brand"),
                 html.H2(t("login.title", lang)),
                 html.P(
-                    t("login.error", lang), className="form-error", id="login-error", role="alert"
+                    error_text(error, wait, lang),
+                    className="form-error",
+                    id="login-error",
+                    role="alert",
                 )
                 if error
                 else None,

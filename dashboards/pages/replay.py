@@ -9,10 +9,17 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards.auth import current_lang, deny, guard, page
+from dashboards.auth import audit_denial, current_lang, deny, guard, page
 from dashboards.fmt import fmt_datetime, fmt_duration, province_name
 from dashboards.i18n import t
-from dashboards.replay_runner import Feed, ReplayError, ReplayManager, list_feeds, parse_hhmm
+from dashboards.replay_runner import (
+    Feed,
+    ReplayError,
+    ReplayManager,
+    ReplayRun,
+    list_feeds,
+    parse_hhmm,
+)
 from dashboards.services import services
 from ioc.store import User
 
@@ -190,6 +197,11 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
     )
 
 
+def run_in_scope(user: User, run: ReplayRun) -> bool:
+    """True if the user may see and stop this run (same rule as starting it)."""
+    return user.province is None or run.province == user.province
+
+
 @callback(
     Output("replay-message", "children"),
     Input("replay-start", "n_clicks"),
@@ -210,10 +222,19 @@ def control(
     manager = _manager()
     store = services().store
     if dash.ctx.triggered_id == "replay-stop":
+        current = manager.current()
+        if current is not None and not run_in_scope(user, current):
+            # Same answer as "nothing running": another province's run is not shown.
+            audit_denial(user, "replay stop", {"run": current.id, "province": current.province})
+            return t("replay.stopped", lang)
         run = manager.stop(user.username)
         if run is not None:
             store.append_audit(
-                user.username, "replay_stop", target=run.feed_name, details={"run": run.id}
+                user.username,
+                "replay_stop",
+                target=run.feed_name,
+                details={"run": run.id},
+                province=run.province,
             )
         return t("replay.stopped", lang)
     feeds = {f.name: f for f in list_feeds(services().settings.data_dir)}
@@ -253,6 +274,7 @@ def control(
             "loop": run.loop,
             "rebase": run.rebase,
         },
+        province=feed.province,
     )
     return f"{t('replay.running', lang)}: {feed.name}"
 
@@ -267,7 +289,7 @@ def status(user: User, _n: Any) -> Any:
     lang = current_lang()
     manager = _manager()
     run = manager.current()
-    if run is None:
+    if run is None or not run_in_scope(user, run):
         return html.P(t("replay.none", lang), className="muted")
     running = manager.is_running(run)
     if running:

@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 LOOKUP_PERMISSION = "population.lookup"
 UNMASKED_PERMISSION = "population.unmasked"
-# Actions of lookups that reached the directory; these count against the rate limit.
-COUNTED_ACTIONS = ("lookup", "lookup_failed")
 # Raw input kept in refused rows is clipped: enough to see what was tried, not a dump channel.
 MAX_AUDIT_TEXT = 200
 MIN_BIRTH_YEAR = 1900
@@ -173,7 +171,12 @@ class LookupService:
 
         def refuse(reason: str, **extra: Any) -> LookupRefused:
             details = {"reason": reason, "from": source, **raw, **extra}
-            audit_id = self.store.append_audit(actor, "lookup_refused", details=details)
+            audit_id = self.store.append_audit(
+                actor,
+                "lookup_refused",
+                details=details,
+                province=user.province if user is not None else None,
+            )
             return LookupRefused(reason, audit_id)
 
         if user is None:
@@ -203,7 +206,10 @@ class LookupService:
             scope = province_scope(user, requested)
         except AuthError:
             raise refuse("scope", user_province=user.province) from None
-        if self._recent_lookups(user.username) >= self.rate_limit.max_lookups:
+        # Check and count in one locked transaction: parallel requests cannot all pass.
+        if not self.store.take_lookup_slot(
+            user.username, limit=self.rate_limit.max_lookups, window=self.rate_limit.window
+        ):
             raise refuse(
                 "rate_limited",
                 limit=self.rate_limit.max_lookups,
@@ -232,7 +238,11 @@ class LookupService:
             found = self.directory.find(query, limit=self.max_results + 1, context=context)
         except DirectoryError as exc:
             audit_id = self.store.append_audit(
-                user.username, "lookup_failed", target, {**base, "error": _clip(str(exc))}
+                user.username,
+                "lookup_failed",
+                target,
+                {**base, "error": _clip(str(exc))},
+                province=scope,
             )
             raise LookupFailed(str(exc), audit_id) from exc
         in_scope = [p for p in found if scope is None or p.province_code == scope]
@@ -253,16 +263,12 @@ class LookupService:
                 "masked": not unmasked,
                 "truncated": truncated,
             },
+            province=scope,
         )
         return LookupOutcome(results=views, audit_id=audit_id, truncated=truncated)
 
     def _recent_lookups(self, username: str) -> int:
-        since = datetime.now(UTC) - self.rate_limit.window
-        limit = self.rate_limit.max_lookups
-        return sum(
-            len(self.store.audit_entries(actor=username, action=a, since=since, limit=limit))
-            for a in COUNTED_ACTIONS
-        )
+        return self.store.lookup_slots_used(username, window=self.rate_limit.window)
 
     def remaining(self, user: User) -> int:
         """Lookups the user may still make in the current window."""

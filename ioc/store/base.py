@@ -29,6 +29,7 @@ from ioc.store.models import (
     WorkerHealth,
     WriteResult,
 )
+from ioc.store.security import SecurityQueries
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _record(cls: type, row: dict[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-class Store(KpiQueries, ABC):
+class Store(KpiQueries, SecurityQueries, ABC):
     """Everything the product keeps: events, rollups, devices, alarms, users, audit, dead letters."""
 
     dialect: str = ""
@@ -561,13 +562,14 @@ class Store(KpiQueries, ABC):
             )
             # The audit trail gets the same action in the same transaction, whoever the caller.
             tx.execute(
-                "INSERT INTO audit_log (ts, actor, action, target, details) "
-                "VALUES (%s, %s, %s, %s, %s)",
+                "INSERT INTO audit_log (ts, actor, action, target, province, details) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
                 (
                     now,
                     actor,
                     f"alarm_{action}",
                     f"alarm:{alarm_id}",
+                    rows[0]["province"],
                     self._to_db(
                         {
                             "province": rows[0]["province"],
@@ -646,17 +648,36 @@ class Store(KpiQueries, ABC):
         password_hash: str | None = None,
         disabled: bool | None = None,
         role: str | None = None,
+        province: str | None = None,
+        national: bool = False,
     ) -> User:
-        """Change a password hash, the disabled flag or the role."""
+        """Change a password hash, the disabled flag, the role or the province scope.
+
+        Any change ends every web session of the user in the same transaction: a new
+        password, a disable or a narrower role must not leave an old cookie working.
+        """
         if role is not None and role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        if national and province is not None:
+            raise ValueError("a user is either national or scoped to one province")
         with self.transaction() as tx:
             n = tx.execute(
                 "UPDATE users SET password_hash = coalesce(%s, password_hash), "
-                "disabled = coalesce(%s, disabled), role = coalesce(%s, role), updated_at = %s "
-                "WHERE username = %s",
-                (password_hash, disabled, role, self._to_db(datetime.now(UTC)), username),
+                "disabled = coalesce(%s, disabled), role = coalesce(%s, role), "
+                "province = CASE WHEN %s THEN NULL ELSE coalesce(%s, province) END, "
+                "updated_at = %s WHERE username = %s",
+                (
+                    password_hash,
+                    disabled,
+                    role,
+                    national,
+                    province,
+                    self._to_db(datetime.now(UTC)),
+                    username,
+                ),
             )
+            if n:
+                tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
         if n == 0:
             raise KeyError(f"no user {username!r}")
         user = self.get_user(username)
@@ -664,18 +685,25 @@ class Store(KpiQueries, ABC):
         return user
 
     def append_audit(
-        self, actor: str, action: str, target: str | None = None, details: dict | None = None
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: dict | None = None,
+        *,
+        province: str | None = None,
     ) -> int:
-        """Append one audit record and return its id."""
+        """Append one audit record about a province (None: national) and return its id."""
         with self.transaction() as tx:
             rows = tx.fetch(
-                "INSERT INTO audit_log (ts, actor, action, target, details) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                "INSERT INTO audit_log (ts, actor, action, target, province, details) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
                 (
                     self._to_db(datetime.now(UTC)),
                     actor,
                     action,
                     target,
+                    province,
                     self._to_db(details or {}),
                 ),
             )
@@ -687,11 +715,17 @@ class Store(KpiQueries, ABC):
         actor: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
+        province: str | None = None,
         limit: int = 500,
     ) -> list[AuditEntry]:
-        """Audit records, newest first, filtered."""
+        """Audit records, newest first, filtered; province keeps only rows about that province."""
         where, params = where_clause(
-            (("actor = %s", actor), ("action = %s", action), ("ts >= %s", since))
+            (
+                ("actor = %s", actor),
+                ("action = %s", action),
+                ("ts >= %s", since),
+                ("province = %s", province),
+            )
         )
         query = f"SELECT * FROM audit_log{where} ORDER BY id DESC LIMIT %s"  # noqa: S608
         rows = self._rows(query, [*params, limit])

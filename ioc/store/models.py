@@ -145,6 +145,7 @@ class AuditEntry:
     action: str
     target: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    province: str | None = None  # the province the action concerns; None is national
 
 
 @dataclass(frozen=True, slots=True)

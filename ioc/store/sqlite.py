@@ -32,6 +32,11 @@ TS_COLUMNS = frozenset(
         "started_at",
         "heartbeat_at",
         "last_event_ts",
+        "last_seen",
+        "last_failure",
+        "locked_until",
+        "session_created",
+        "session_seen",
     }
 )
 JSON_COLUMNS = frozenset({"attrs", "last_attrs", "details"})

@@ -1,0 +1,227 @@
+"""Web sessions, login throttling and the per-user lookup quota, kept in the store.
+
+Mixed into Store. State lives in the database, not in a web worker, so every gunicorn
+worker sees a logout, a revocation or a throttle at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ioc.store.models import User
+
+if TYPE_CHECKING:
+    from ioc.store.base import Tx
+
+# last_seen is written at most this often, so a 1 s wall poll is not a write per request.
+LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+
+
+def session_key(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256, so a database dump holds no cookie."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """One signed-in browser; id_hash is never the cookie's token."""
+
+    id_hash: str
+    username: str
+    created_at: datetime
+    last_seen: datetime
+    client_addr: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleState:
+    """Failed logins counted for one key ('user:NAME' or 'addr:IP')."""
+
+    key: str
+    failures: int
+    last_failure: datetime
+    locked_until: datetime | None
+    audited: bool
+
+
+class SecurityQueries:
+    """Sessions, throttles and lookup slots; every method is one short transaction."""
+
+    dialect: str
+
+    if TYPE_CHECKING:
+
+        def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Tx]: ...
+        def _to_db(self, value: Any) -> Any: ...
+        def _from_db(self, row: dict[str, Any]) -> dict[str, Any]: ...
+
+    def _serialise(self, tx: Tx, key: str) -> None:
+        """Make concurrent transactions on the same key run one after another."""
+        if self.dialect == "postgres":
+            # Held to the end of the transaction; SQLite's BEGIN IMMEDIATE already serialises.
+            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def create_session(self, token: str, username: str, *, client_addr: str | None) -> None:
+        """Record a new session for username under the hash of token."""
+        now = self._to_db(datetime.now(UTC))
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO web_sessions (id_hash, username, created_at, last_seen, client_addr) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (session_key(token), username, now, now, client_addr),
+            )
+
+    def session_user(self, token: str, *, idle: timedelta, max_age: timedelta) -> User | None:
+        """The active user of a live session, else None (expired sessions are deleted)."""
+        key = session_key(token)
+        now = datetime.now(UTC)
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                "SELECT s.created_at AS session_created, s.last_seen AS session_seen, u.* "
+                "FROM web_sessions s JOIN users u ON u.username = s.username "
+                "WHERE s.id_hash = %s",
+                (key,),
+            )
+        if not rows:
+            return None
+        row = self._from_db(rows[0])
+        created, seen = _as_dt(row.pop("session_created")), _as_dt(row.pop("session_seen"))
+        if now - seen > idle or now - created > max_age:
+            self.end_session(token)
+            return None
+        if now - seen > LAST_SEEN_GRANULARITY:
+            with self.transaction() as tx:
+                tx.execute(
+                    "UPDATE web_sessions SET last_seen = %s WHERE id_hash = %s",
+                    (self._to_db(now), key),
+                )
+        user = User(**{f: row[f] for f in User.__slots__})  # type: ignore[attr-defined]
+        return None if user.disabled else user
+
+    def end_session(self, token: str) -> None:
+        """End one session (logout)."""
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM web_sessions WHERE id_hash = %s", (session_key(token),))
+
+    def end_sessions(self, username: str) -> int:
+        """End every session of a user; return how many there were."""
+        with self.transaction() as tx:
+            return tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
+
+    def sessions(self, username: str) -> list[WebSession]:
+        """The user's live sessions, newest first."""
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                "SELECT * FROM web_sessions WHERE username = %s ORDER BY created_at DESC",
+                (username,),
+            )
+        return [WebSession(**self._from_db(r)) for r in rows]
+
+    # --- login throttling ---------------------------------------------------------------
+
+    def throttle_states(self, keys: list[str]) -> list[ThrottleState]:
+        """The throttle rows of these keys (absent keys have no failures)."""
+        if not keys:
+            return []
+        marks = ", ".join(["%s"] * len(keys))
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                f"SELECT * FROM login_throttle WHERE key IN ({marks})",  # noqa: S608
+                keys,
+            )
+        out = []
+        for r in rows:
+            d = self._from_db(r)
+            d["audited"] = bool(d["audited"])
+            out.append(ThrottleState(**d))
+        return out
+
+    def mark_throttle_audited(self, keys: list[str]) -> list[str]:
+        """Flag keys' current bursts as audited; return the keys that were not yet flagged."""
+        fresh = []
+        with self.transaction() as tx:
+            for key in keys:
+                n = tx.execute(
+                    "UPDATE login_throttle SET audited = %s WHERE key = %s AND audited = %s",
+                    (True, key, False),
+                )
+                if n:
+                    fresh.append(key)
+        return fresh
+
+    def record_login_failure(
+        self, keys: list[str], *, free: int, base: timedelta, cap: timedelta, reset: timedelta
+    ) -> None:
+        """Count a failed login against every key and set its lock: base * 2^(n - free), capped."""
+        now = datetime.now(UTC)
+        with self.transaction() as tx:
+            for key in keys:
+                self._serialise(tx, "login:" + key)
+                rows = tx.fetch(
+                    "SELECT failures, last_failure FROM login_throttle WHERE key = %s", (key,)
+                )
+                failures = 1
+                if rows:
+                    row = self._from_db(rows[0])
+                    if now - _as_dt(row["last_failure"]) <= reset:
+                        failures = int(row["failures"]) + 1
+                locked = None
+                if failures >= free:
+                    locked = now + min(cap, base * (2 ** (failures - free)))
+                tx.execute(
+                    "INSERT INTO login_throttle (key, failures, last_failure, locked_until, "
+                    "audited) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+                    "failures = excluded.failures, last_failure = excluded.last_failure, "
+                    "locked_until = excluded.locked_until, audited = excluded.audited",
+                    (key, failures, self._to_db(now), self._to_db(locked), False),
+                )
+
+    def clear_login_failures(self, keys: list[str]) -> None:
+        """Forget the failures of keys (after a successful login)."""
+        with self.transaction() as tx:
+            for key in keys:
+                tx.execute("DELETE FROM login_throttle WHERE key = %s", (key,))
+
+    # --- lookup quota -------------------------------------------------------------------
+
+    def take_lookup_slot(self, username: str, *, limit: int, window: timedelta) -> bool:
+        """Atomically take one of the user's `limit` lookups per sliding window, or return False."""
+        now = datetime.now(UTC)
+        since = self._to_db(now - window)
+        with self.transaction() as tx:
+            self._serialise(tx, "lookup:" + username)
+            used = tx.fetch(
+                "SELECT count(*) AS n FROM lookup_slots WHERE username = %s AND ts >= %s",
+                (username, since),
+            )[0]["n"]
+            if int(used) >= limit:
+                return False
+            tx.execute(
+                "INSERT INTO lookup_slots (username, ts) VALUES (%s, %s)",
+                (username, self._to_db(now)),
+            )
+            # Old slots only ever count inside the window; keep the table small.
+            tx.execute(
+                "DELETE FROM lookup_slots WHERE username = %s AND ts < %s", (username, since)
+            )
+        return True
+
+    def lookup_slots_used(self, username: str, *, window: timedelta) -> int:
+        """Lookups the user has taken in the current window."""
+        since = self._to_db(datetime.now(UTC) - window)
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                "SELECT count(*) AS n FROM lookup_slots WHERE username = %s AND ts >= %s",
+                (username, since),
+            )
+        return int(rows[0]["n"])
+
+
+def _as_dt(value: Any) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
