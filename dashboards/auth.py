@@ -48,7 +48,14 @@ PUBLIC_PREFIXES = (
     "/auth/",
 )
 PUBLIC_PATHS = frozenset(
-    {LOGIN_PATH, "/_dash-layout", "/_dash-dependencies", "/_favicon.ico", "/_reload-hash"}
+    {
+        LOGIN_PATH,
+        "/healthz",
+        "/_dash-layout",
+        "/_dash-dependencies",
+        "/_favicon.ico",
+        "/_reload-hash",
+    }
 )
 
 P = ParamSpec("P")
@@ -230,7 +237,8 @@ def _malformed_callback() -> str | None:
 def _before_request() -> Any:
     path = flask.request.path
     if path == "/":
-        return flask.redirect("/live")
+        # Signed out, the front door is the login page (200 for browsers, probes and curl alike).
+        return flask.redirect("/live" if current_user() is not None else LOGIN_PATH)
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
     user = current_user()

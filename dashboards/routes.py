@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,8 @@ from ioc.auth import can
 from ioc.events import Event
 from ioc.geo import geography
 from ioc.snapshots import read_snapshot
+
+logger = logging.getLogger(__name__)
 
 SNAPSHOT_ROUTE = "/snapshots/event/"
 
@@ -81,8 +84,22 @@ def _communes(code: str) -> flask.Response:
     return _geo_response(_commune_geojson_bytes(geography().province(code).code))
 
 
+def _healthz() -> flask.Response:
+    # For load balancers: no data, no version, no login; 503 when the store does not answer.
+    try:
+        ok = services().store.ping()
+    except Exception:  # the store could not even be opened: not ready, and no details
+        logger.warning("health probe: store unavailable", exc_info=True)
+        ok = False
+    response = flask.jsonify(status="ok" if ok else "unavailable")
+    response.status_code = 200 if ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def install(server: flask.Flask) -> None:
     """Register the routes (each behind the login guard of dashboards.auth)."""
+    server.add_url_rule("/healthz", "ioc_healthz", _healthz)
     server.add_url_rule(f"{SNAPSHOT_ROUTE}<event_id>", "ioc_snapshot", _snapshot)
     server.add_url_rule("/geo/provinces.geojson", "ioc_geo_provinces", _provinces)
     server.add_url_rule("/geo/communes/<code>.geojson", "ioc_geo_communes", _communes)

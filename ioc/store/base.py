@@ -138,6 +138,13 @@ class Store(KpiQueries, SecurityQueries, ABC):
     def status(self) -> dict[str, Any]:
         """Backend, server version, schema version, row counts, extension state."""
 
+    def ping(self) -> bool:
+        """True when the store answers a trivial query (for health probes)."""
+        try:
+            return self._rows("SELECT 1 AS ok")[0]["ok"] == 1
+        except Exception:  # any failure means "not ready"; the probe never sees why
+            return False
+
     # --- schema -------------------------------------------------------------------
 
     def migrations(self) -> list[tuple[int, str, str]]:
