@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 
+from ioc.geo.islands import BUFFER_KM, FEATURES
 from ioc.geo.locate import LON_SCALE
 from ioc.geo.names import name_key
 
@@ -44,9 +45,8 @@ MAX_PAIR_DISTANCE_KM = 2.0
 COAST_GAP_KM = 5.0
 BRIDGE_HALF_WIDTH_KM = 0.5
 MIN_ISLAND_RADIUS_KM = 2.0
-# Archipelago special zones get a disc large enough to be seen on a national map.
-ARCHIPELAGO_RADIUS_KM = 12.0
-ARCHIPELAGOS = ("Hoàng Sa", "Trường Sa")
+# Archipelago special zones are the union of their features' territorial-sea discs.
+ARCHIPELAGO_CODES = frozenset(f.commune_code for f in FEATURES)
 # Points this far outside the land still count as in Vietnam (coastal waters, coarse coast).
 COUNTRY_MARGIN_KM = 3.0
 DECIMALS = 5  # ~1 m: keeps lookups and drawn borders in step at ~1.1 MB for all communes
@@ -292,14 +292,14 @@ def land_additions(
     outside = ~shapely.contains(outline, points)
     extra: list[shapely.Geometry] = []
     notes: list[str] = []
+    bridges = 0
     for i in np.flatnonzero(outside):
         row = communes.iloc[i]
         gap_km = shapely.distance(outline, points[i]) / KM
-        if row["short_name"] in ARCHIPELAGOS:
-            radius = ARCHIPELAGO_RADIUS_KM
-            extra.append(shapely.buffer(points[i], radius * KM, quad_segs=8))
-            notes.append(f"{row['code']} {row['name']}: archipelago disc r={radius:g} km")
-        elif gap_km <= COAST_GAP_KM:
+        if row["code"] in ARCHIPELAGO_CODES:
+            continue  # its land is the features' discs, added below
+        if gap_km <= COAST_GAP_KM:
+            bridges += 1
             line = shapely.shortest_line(points[i], outline)
             extra.append(shapely.buffer(line, BRIDGE_HALF_WIDTH_KM * KM, quad_segs=4))
         else:
@@ -307,8 +307,14 @@ def land_additions(
             radius = max(math.sqrt(area / math.pi), MIN_ISLAND_RADIUS_KM)
             extra.append(shapely.buffer(points[i], radius * KM, quad_segs=8))
             notes.append(f"{row['code']} {row['name']}: island disc r={radius:.1f} km")
-    bridges = int(outside.sum()) - len(notes)
     notes.insert(0, f"centroids outside the outline: {len(notes)} island discs, {bridges} bridges")
+    # The zone's own centre is a site too, so it gets a disc like its features.
+    sites = [(f.lon, f.lat) for f in FEATURES] + [
+        (r.lon, r.lat) for r in communes.itertuples() if r.code in ARCHIPELAGO_CODES
+    ]
+    lon, lat = np.array(sites).T
+    extra.extend(shapely.buffer(to_plane(shapely.points(lon, lat)), BUFFER_KM * KM, quad_segs=8))
+    notes.append(f"archipelago features: {len(FEATURES)}, each a {BUFFER_KM:.1f} km disc")
     return extra, notes
 
 
@@ -330,13 +336,21 @@ def build_polygons(communes: pd.DataFrame, outline_path: Path) -> Polygons:
     outline = load_outline(outline_path)
     extra, notes = land_additions(communes, outline)
     land = shapely.union_all([outline, *extra])
-    points = to_plane(shapely.points(communes["lon"], communes["lat"]))
+    # The sites are the lookup sites of ioc.geo: every centre plus every archipelago feature.
+    site_codes = communes["code"].tolist() + [f.commune_code for f in FEATURES]
+    site_lon = np.concatenate([communes["lon"].to_numpy(float), [f.lon for f in FEATURES]])
+    site_lat = np.concatenate([communes["lat"].to_numpy(float), [f.lat for f in FEATURES]])
+    points = to_plane(shapely.points(site_lon, site_lat))
     frame = shapely.box(*shapely.buffer(shapely.envelope(land), 1.0).bounds)
-    cells = shapely.get_parts(
+    site_cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(points), extend_to=frame, ordered=True)
     )
-    if len(cells) != len(communes):
-        raise SystemExit(f"voronoi gave {len(cells)} cells for {len(communes)} centroids")
+    if len(site_cells) != len(site_codes):
+        raise SystemExit(f"voronoi gave {len(site_cells)} cells for {len(site_codes)} sites")
+    by_code: dict[str, list[int]] = {}
+    for i, code in enumerate(site_codes):
+        by_code.setdefault(code, []).append(i)
+    cells = np.array([shapely.union_all(site_cells[by_code[code]]) for code in communes["code"]])
     shapely.prepare(land)
     clipped = shapely.intersection(cells, land)
     commune_geoms = {

@@ -51,6 +51,21 @@ def test_declared_ward_is_kept_and_checked():
     assert e.ward == "24781" and e.lat is None
 
 
+@pytest.mark.parametrize(
+    ("province", "lat", "lon", "ward"),
+    [
+        ("56", 8.645, 111.920, "22736"),  # Đảo Trường Sa Lớn
+        ("56", 11.43, 114.33, "22736"),  # Đảo Song Tử Tây
+        ("56", 9.88, 114.33, "22736"),  # Đảo Sinh Tồn
+        ("48", 16.83, 112.34, "20333"),  # Đảo Phú Lâm
+    ],
+)
+def test_camera_on_an_island_is_accepted(province, lat, lon, ward):
+    topic = f"ioc/v1/{province}/security/cam-17/intrusion"
+    e = parse_event(raw(province=province, lat=lat, lon=lon), topic, now=NOW)
+    assert e.ward == ward
+
+
 def test_every_kind_has_an_attrs_model_and_a_domain():
     assert len(KIND_ATTRS) >= 25
     assert {k.split(".")[0] for k in KIND_ATTRS} == {

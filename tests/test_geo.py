@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry import shape
 
 from ioc.geo import DATA_DIR, Geography, bench_locate, geography
+from ioc.geo.islands import BUFFER_KM, FEATURES
 from ioc.geo.names import fold_key, name_key, vi_sort_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,6 +243,65 @@ def test_locate_disagrees_with_polygons_only_on_borders(geo: Geography) -> None:
             assert shapely.distance(polygons[q].boundary, points[p]) < 2e-5, (lats[p], lons[p])
     # Every point on a polygon is in Vietnam.
     assert all(codes[p] is not None for p in point_idx.tolist())
+
+
+# ---------------------------------------------------------------- archipelagos
+
+NAMED_FEATURES = [
+    ("Đảo Trường Sa Lớn", 8.645, 111.920, TRUONG_SA),
+    ("Đảo Song Tử Tây", 11.43, 114.33, TRUONG_SA),
+    ("Đảo Sinh Tồn", 9.88, 114.33, TRUONG_SA),
+    ("Đảo Nam Yết", 10.18, 114.36, TRUONG_SA),
+    ("Đảo Sơn Ca", 10.376, 114.479, TRUONG_SA),
+    ("Đảo Phan Vinh", 8.967, 113.684, TRUONG_SA),
+    ("Đá Tây", 8.85, 112.22, TRUONG_SA),
+    ("Đảo Phú Lâm", 16.83, 112.34, HOANG_SA),
+    ("Đảo Hoàng Sa", 16.53, 111.61, HOANG_SA),
+    ("Đảo Tri Tôn", 15.783, 111.2, HOANG_SA),
+    ("Đảo Linh Côn", 16.667, 112.733, HOANG_SA),
+    ("Đảo Quang Ảnh", 16.45, 111.51, HOANG_SA),
+]
+
+
+@pytest.mark.parametrize(("name", "lat", "lon", "code"), NAMED_FEATURES)
+def test_archipelago_features_are_in_their_zone(
+    geo: Geography, name: str, lat: float, lon: float, code: str
+) -> None:
+    assert name in {f.name for f in FEATURES}
+    assert geo.inside_vietnam(lat, lon), name
+    commune = geo.locate(lat, lon)
+    assert commune is not None and commune.code == code, (name, commune)
+    # A boat 10 km off the feature is still within its territorial sea.
+    assert geo.locate(lat + 10 / 111.32, lon) is not None
+    # The drawn polygons of the zone and of its province cover the feature.
+    point = shapely.Point(lon, lat)
+    zone = next(f for f in geo.commune_geojson()["features"] if f["id"] == code)
+    assert shape(zone["geometry"]).covers(point), name
+    province = next(
+        f for f in geo.province_geojson()["features"] if f["id"] == geo.commune(code).province_code
+    )
+    assert shape(province["geometry"]).covers(point), name
+
+
+def test_every_archipelago_feature_locates_to_its_zone(geo: Geography) -> None:
+    codes = geo.locate_many([f.lat for f in FEATURES], [f.lon for f in FEATURES])
+    assert codes == [f.commune_code for f in FEATURES]
+    assert {f.commune_code for f in FEATURES} == {HOANG_SA, TRUONG_SA}
+
+
+def test_archipelago_zones_are_sets_of_discs_not_one_disc(geo: Geography) -> None:
+    zones = {f["id"]: shape(f["geometry"]) for f in geo.commune_geojson()["features"]}
+    disc_km2 = math.pi * BUFFER_KM**2
+    for code in (HOANG_SA, TRUONG_SA):
+        parts = shapely.get_parts(zones[code])
+        assert len(parts) >= 3, code
+        # Area in km² of the plane (lon scaled by cos lat): several features' discs.
+        lat = geo.commune(code).lat
+        km2 = shapely.area(zones[code]) * 111.32**2 * math.cos(math.radians(lat))
+        assert km2 > 3 * disc_km2, (code, km2)
+    # Open sea between the two groups and beyond the Trường Sa discs stays outside.
+    assert geo.locate(13.0, 113.0) is None
+    assert geo.locate(8.645 + 40 / 111.32, 111.92) is None
 
 
 # ---------------------------------------------------------------- polygons

@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from ioc.geo.islands import FEATURES
 from ioc.geo.locate import Locator
 from ioc.geo.names import fold_key, name_key, vi_sort_key
 
@@ -170,9 +171,10 @@ class Geography:
     def _locator(self) -> Locator:
         doc = self._load_geojson("country.geojson")
         country = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
-        codes = list(self.communes)
-        lats = [self.communes[c].lat for c in codes]
-        lons = [self.communes[c].lon for c in codes]
+        # Archipelago features are extra sites of their zone, as in scripts/build_geo.py.
+        codes = list(self.communes) + [f.commune_code for f in FEATURES]
+        lats = [c.lat for c in self.communes.values()] + [f.lat for f in FEATURES]
+        lons = [c.lon for c in self.communes.values()] + [f.lon for f in FEATURES]
         return Locator(codes, lats, lons, country)
 
     def inside_vietnam(self, lat: float, lon: float) -> bool:
