@@ -218,6 +218,141 @@ def join_population(
     )
 
 
+# ---------------------------------------------------------------- population reconciliation
+# The published commune figures neither cover every commune nor add up to the province
+# totals, and some rows are copies of a same-named commune elsewhere. Every commune gets
+# one figure, labelled by method, and each province's communes sum to its published total,
+# so a KPI divides by the same population whether it sums communes or reads the province.
+
+METHOD_PUBLISHED = "published"  # the sapnhap figure, unchanged
+METHOD_SCALED = "scaled"  # the sapnhap figure scaled with its province's other communes
+METHOD_ESTIMATED = "estimated"  # no usable figure: estimated from area and commune type
+# An estimate share of the remainder is believed only if it is within this factor of the
+# density estimate; otherwise the remainder is mostly error in the published figures.
+REMAINDER_TRUST = 3.0
+ESTIMATED_FIELDS = ["code", "province_code", "name", "population", "reason"]
+
+
+def copied_figures(communes: pd.DataFrame) -> dict[str, str]:
+    """Communes whose figure repeats a same-named commune's in another province, with the reason.
+
+    The source table pasted one commune's population (and area) into every same-named
+    commune ("Xã Bình An", 59,475 people, 73.43 km², in 5 provinces); no copy can be
+    told from the original, so every member of such a group is treated as unknown.
+    """
+    known = communes[communes["population"].notna()].assign(
+        key=lambda f: f["short_name"].map(name_key)
+    )
+    out: dict[str, str] = {}
+    for (_, pop), group in known.groupby(["key", "population"]):
+        if group["province_code"].nunique() < 2:
+            continue
+        provinces = ", ".join(sorted(group["province_code"]))
+        for code in group["code"]:
+            out[code] = f"copied figure: {pop} also given to the same name in provinces {provinces}"
+    return out
+
+
+def _largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
+    """Round non-negative values to integers that sum exactly to total."""
+    scaled = values * (total / values.sum())
+    floor = np.floor(scaled).astype(np.int64)
+    short = total - int(floor.sum())
+    order = np.argsort(-(scaled - floor), kind="stable")
+    floor[order[:short]] += 1
+    return floor
+
+
+def reconcile_population(
+    communes: pd.DataFrame, provinces: pd.DataFrame, unmatched: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figures for every commune that sum to the province totals, and the estimated list."""
+    communes = communes.copy()
+    copied = copied_figures(communes)
+    not_published = dict(zip(unmatched["code"], unmatched["reason"], strict=False))
+    communes["population_published"] = communes["population"]
+    known = communes["population"].notna() & ~communes["code"].isin(copied)
+    # Copied rows carry a copied area too, so it is not used as a weight.
+    trusted_area = communes["area_km2"].where(~communes["code"].isin(copied))
+    population = np.zeros(len(communes), dtype=np.int64)
+    method = np.empty(len(communes), dtype=object)
+    note = np.empty(len(communes), dtype=object)
+    national = communes[known & trusted_area.notna()]
+    national_density = (
+        national.groupby("type")["population"].sum() / national.groupby("type")["area_km2"].sum()
+    )
+    totals = provinces.set_index("code")["population"]
+    for code, idx in communes.groupby("province_code").indices.items():
+        frame = communes.iloc[idx]
+        is_known = known.iloc[idx].to_numpy()
+        area = trusted_area.iloc[idx]
+        # Commune-type weight: people per km² of this type in this province's trusted figures.
+        ok = is_known & area.notna().to_numpy()
+        sums = frame[ok].groupby("type")[["population", "area_km2"]].sum()
+        density = (sums["population"] / sums["area_km2"]).to_dict()
+        median_area = frame[ok].groupby("type")["area_km2"].median().to_dict()
+        weight_area = [
+            a if pd.notna(a) else median_area.get(t, frame["area_km2"].median())
+            for a, t in zip(area, frame["type"], strict=True)
+        ]
+        estimate = np.array(
+            [
+                a * density.get(t, national_density.get(t, national_density.mean()))
+                for a, t in zip(weight_area, frame["type"], strict=True)
+            ],
+            dtype=float,
+        )
+        published = frame["population"].to_numpy(dtype=float, na_value=np.nan)
+        total = int(totals[code])
+        remainder = total - published[is_known].sum()
+        guess = estimate[~is_known].sum()
+        if (
+            (~is_known).any()
+            and remainder > 0
+            and 1 / REMAINDER_TRUST <= remainder / guess <= REMAINDER_TRUST
+        ):
+            values = published.copy()
+            values[~is_known] = estimate[~is_known] * (remainder / guess)
+            how = f"share of the province remainder {int(remainder)} by area × type density"
+        else:
+            values = np.where(is_known, published, estimate)
+            how = "area × type density, all figures scaled to the province total"
+        result = _largest_remainder(values, total)
+        factor = total / values.sum()
+        for j, i in enumerate(idx):
+            population[i] = result[j]
+            c = communes.iloc[i]["code"]
+            if is_known[j]:
+                unchanged = result[j] == published[j]
+                method[i] = METHOD_PUBLISHED if unchanged else METHOD_SCALED
+                note[i] = "" if unchanged else f"published {int(published[j])} × {factor:.3f}"
+            else:
+                method[i] = METHOD_ESTIMATED
+                reason = copied.get(c) or not_published.get(c, "no figure")
+                note[i] = f"{reason}; estimate: {how}"
+    communes["population"] = population
+    communes["population_published"] = communes["population_published"].astype("Int64")
+    communes["population_method"] = method
+    communes["population_note"] = note
+    communes["population_source"] = np.where(
+        communes["population_method"] == METHOD_ESTIMATED,
+        f"estimate from the {SAPNHAP_SOURCE} province total",
+        SAPNHAP_SOURCE,
+    )
+    estimated = communes[communes["population_method"] == METHOD_ESTIMATED]
+    listing = pd.DataFrame(
+        {
+            "code": estimated["code"],
+            "province_code": estimated["province_code"],
+            "name": estimated["name"],
+            "population": estimated["population"],
+            "reason": estimated["population_note"].str.split("; estimate").str[0],
+        },
+        columns=ESTIMATED_FIELDS,
+    )
+    return communes, listing.reset_index(drop=True)
+
+
 def build_provinces(official: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
     """One row per province: official identity, sapnhap area and population, commune count."""
     codes = province_codes_by_key(official)
@@ -424,14 +559,15 @@ def main(argv: list[str] | None = None) -> int:
     wards = read_shared_csv(args.shared, WARD_CSV)
     provinces_src = read_shared_csv(args.shared, PROVINCE_CSV)
     joined = join_population(official, wards, provinces_src)
-    communes = joined.communes
     provinces = build_provinces(official, provinces_src)
+    communes, estimated = reconcile_population(joined.communes, provinces, joined.unmatched)
     polygons = build_polygons(communes, args.shared / OUTLINE)
 
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "provinces.csv", provinces)
     write_csv(args.out / "communes.csv", communes)
     write_csv(args.fixtures / "unmatched_communes.csv", joined.unmatched)
+    write_csv(args.fixtures / "estimated_communes.csv", estimated)
     write_geojson(
         args.out / "communes.geojson",
         (
@@ -464,7 +600,10 @@ def main(argv: list[str] | None = None) -> int:
     matched = total - int((unjoined["side"] == "official").sum())
     print(f"communes joined to sapnhap: {matched}/{total} ({matched / total:.2%})")
     print(f"sapnhap rows without an official commune: {(unjoined['side'] == 'sapnhap').sum()}")
-    print(f"communes with population: {communes['population'].notna().sum()}/{total}")
+    published = communes["population_published"].notna().sum()
+    print(f"communes with a published figure: {published}/{total}")
+    for m, n in communes["population_method"].value_counts().sort_index().items():
+        print(f"population {m}: {n}")
     for note in polygons.notes:
         print(note)
     for path in sorted(args.out.glob("*.*sv")) + sorted(args.out.glob("*.geojson")):

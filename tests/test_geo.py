@@ -23,11 +23,14 @@ from ioc.geo.names import fold_key, name_key, vi_sort_key
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FIXTURE = ROOT / "tests" / "fixtures" / "unmatched_communes.csv"
+ESTIMATED = ROOT / "tests" / "fixtures" / "estimated_communes.csv"
 
 HOANG_SA, TRUONG_SA = "20333", "22736"
 # Counts from the committed join (see ioc/geo/data/README.md); a change in the join shows here.
 JOINED = 3321
 POPULATION_MISSING = 67
+# Communes whose published figure repeats a same-named commune's in another province.
+COPIED, COPIED_GROUPS = 304, 133
 
 
 @pytest.fixture(scope="module")
@@ -368,14 +371,71 @@ def test_unmatched_fixture_matches_committed_data() -> None:
     join_failures = [r for r in fixture if not r["reason"].startswith("population")]
     assert len(communes) - sum(r["side"] == "official" for r in join_failures) == JOINED
     assert not [r for r in join_failures if r["side"] == "sapnhap"]
-    no_population = {c["code"] for c in communes if not c["population"]}
+    no_population = {c["code"] for c in communes if not c["population_published"]}
     assert no_population == {r["code"] for r in fixture if r["side"] == "official"}
     assert len(no_population) == POPULATION_MISSING
-    assert all(
-        (c["population_source"] == "sapnhap-2025-07-17") == bool(c["population"]) for c in communes
-    )
     rejected = [r for r in fixture if r["reason"].startswith("population rejected")]
     assert [(r["code"], r["name"]) for r in rejected] == [("04714", "Xã Yên Bình")]
+
+
+def test_every_commune_has_a_labelled_figure() -> None:
+    communes = read_csv(DATA_DIR / "communes.csv")
+    assert all(c["population"] and int(c["population"]) > 0 for c in communes)
+    methods = {c["population_method"] for c in communes}
+    assert methods == {"published", "scaled", "estimated"}
+    for c in communes:
+        estimated = c["population_method"] == "estimated"
+        assert c["population_source"].startswith("estimate") == estimated, c
+        if c["population_method"] == "published":
+            assert c["population"] == c["population_published"], c
+        if c["population_method"] != "published":
+            assert c["population_note"], c
+
+
+def test_estimated_fixture_matches_committed_data() -> None:
+    fixture = read_csv(ESTIMATED)
+    communes = {c["code"]: c for c in read_csv(DATA_DIR / "communes.csv")}
+    estimated = {c for c, r in communes.items() if r["population_method"] == "estimated"}
+    assert {r["code"] for r in fixture} == estimated
+    for r in fixture:
+        assert r["population"] == communes[r["code"]]["population"]
+    # Every commune without a published figure is estimated, and so is every copy.
+    missing = {c for c, r in communes.items() if not r["population_published"]}
+    assert missing <= estimated
+    copied = {r["code"] for r in fixture if r["reason"].startswith("copied figure")}
+    assert estimated == missing | copied
+    assert len(copied) == COPIED
+
+
+def test_copied_figures_are_detected(build_geo: ModuleType) -> None:
+    communes = read_csv(DATA_DIR / "communes.csv")
+    frame = pd.DataFrame(communes).assign(
+        population=lambda f: pd.to_numeric(f["population_published"]).astype("Int64")
+    )
+    copied = build_geo.copied_figures(frame)
+    assert len(copied) == COPIED
+    names = {r["code"]: r["name"] for r in communes}
+    groups = {(names[c].split(" ", 1)[1], reason) for c, reason in copied.items()}
+    assert len(groups) == COPIED_GROUPS
+    binh_an = [c for c in copied if names[c] == "Xã Bình An"]
+    assert len(binh_an) == 5
+    assert "59475" in copied[binh_an[0]]
+    # A name repeated in other provinces with different figures is not a copy.
+    an_khanh = [r["code"] for r in communes if r["name"] == "Xã An Khánh"]
+    assert len(an_khanh) > 1 and not set(an_khanh) & set(copied)
+    # The detector is not vacuous: a planted copy is found.
+    frame.loc[frame["code"] == an_khanh[1], "population"] = frame.loc[
+        frame["code"] == an_khanh[0], "population"
+    ].iloc[0]
+    assert set(an_khanh[:2]) <= set(build_geo.copied_figures(frame))
+
+
+def test_commune_figures_sum_to_province_totals(geo: Geography) -> None:
+    for code, province in geo.provinces.items():
+        communes = geo.communes_of(code)
+        assert province.population is not None
+        assert sum(c.population or 0 for c in communes) == province.population, code
+    assert geo.commune("02296").population_method == "estimated"
 
 
 def test_parse_count(build_geo: ModuleType) -> None:
@@ -396,7 +456,7 @@ def test_join_reproduces_committed_files(build_geo: ModuleType) -> None:
     fixture = read_csv(FIXTURE)
     produced = joined.unmatched.fillna("").astype(str).to_dict("records")
     assert produced == fixture
-    committed = {r["code"]: r["population"] for r in read_csv(DATA_DIR / "communes.csv")}
+    committed = {r["code"]: r["population_published"] for r in read_csv(DATA_DIR / "communes.csv")}
     population = joined.communes.set_index("code")["population"]
     fresh = {code: "" if pd.isna(v) else str(v) for code, v in population.items()}
     assert fresh == committed

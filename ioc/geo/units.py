@@ -49,6 +49,11 @@ class Commune:
     lon: float
     area_km2: float | None
     population: int | None
+    # How the figure was made: "published", "scaled" (to the province total) or "estimated".
+    population_method: str = "published"
+    population_source: str = ""
+    population_published: int | None = None
+    population_note: str = ""
 
 
 def _int_or_none(text: str) -> int | None:
@@ -102,6 +107,10 @@ class Geography:
                 lon=float(r["lon"]),
                 area_km2=_float_or_none(r["area_km2"]),
                 population=_int_or_none(r["population"]),
+                population_method=r["population_method"],
+                population_source=r["population_source"],
+                population_published=_int_or_none(r["population_published"]),
+                population_note=r["population_note"],
             )
             for r in _read_csv(self._dir / "communes.csv")
         }
