@@ -93,6 +93,18 @@ def test_every_kind_has_an_attrs_model_and_a_domain():
         (raw(ward="99999", lat=..., lon=...), TOPIC, "unknown ward code '99999'"),
         (raw(ward="00004", lat=..., lon=...), TOPIC, "ward 00004 is not in province 68"),
         (raw(lat=13.75, lon=100.5), TOPIC, "outside Vietnam"),
+        (
+            raw(province="62"),
+            "ioc/v1/62/security/cam-17/intrusion",
+            "unknown province code '62': province 62 (Tỉnh Kon Tum) is a pre-2025 code:"
+            " now 51 Tỉnh Quảng Ngãi",
+        ),
+        (
+            raw(ward="24790", lat=..., lon=...),
+            TOPIC,
+            "unknown ward code '24790': ward 24790 (Phường 5, Thành phố Đà Lạt, Tỉnh Lâm Đồng)"
+            " is a pre-2025 code: now 24787 Phường Cam Ly - Đà Lạt",
+        ),
         (raw(lon=...), TOPIC, "lat and lon must be given together"),
         (raw(ts="2020-01-01T00:00:00Z"), TOPIC, "old"),
         (raw(ts="2026-11-21T00:00:00Z"), TOPIC, "ahead"),
