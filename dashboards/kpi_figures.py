@@ -71,6 +71,12 @@ KPI_TEXTS: dict[str, tuple[str, str]] = {
     "kpi.population": ("Quy mô dân số", "Population"),
     "kpi.area": ("Diện tích", "Area"),
     "kpi.people": ("người", "people"),
+    "kpi.pop.published": ("số công bố", "published figure"),
+    "kpi.pop.scaled": (
+        "số công bố hiệu chỉnh theo tổng của tỉnh",
+        "published, scaled to province total",
+    ),
+    "kpi.pop.estimated": ("ước tính theo diện tích", "estimated from area"),
     "kpi.formula": ("Cách tính", "Formula"),
     "kpi.sources": ("Nguồn dữ liệu", "Source events"),
     "kpi.direction": ("Chiều tốt", "Better when"),
@@ -188,7 +194,10 @@ def _hover_rows(rows: Sequence[UnitRow], k: KpiDef, lang: str, compare: bool) ->
         rank = f"{r.rank}/{r.ranked}" if r.rank is not None else "—"
         area = f"{format_number(r.area_km2, 1, lang)} km²" if r.area_km2 else "—"
         population = (
-            f"{fmt_int(r.population, lang)} {kt('kpi.people', lang)}" if r.population else "—"
+            f"{fmt_int(r.population, lang)} {kt('kpi.people', lang)}"
+            f" ({kt('kpi.pop.' + r.population_method, lang)})"
+            if r.population
+            else "—"
         )
         prev = ""
         if compare:
