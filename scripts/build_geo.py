@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import ConvexHull, cKDTree
 from shapely.geometry import mapping, shape
 
 from ioc.geo.islands import BUFFER_KM, FEATURES
@@ -416,6 +417,7 @@ class Polygons:
     provinces: dict[str, shapely.Geometry]
     country: shapely.Geometry
     notes: list[str]
+    sites: pd.DataFrame
 
 
 def land_additions(
@@ -466,8 +468,145 @@ def finish(geom: shapely.Geometry, simplify: float = 0.0) -> shapely.Geometry:
     return shapely.orient_polygons(merged)
 
 
-def build_polygons(communes: pd.DataFrame, outline_path: Path) -> Polygons:
-    """Voronoi cells of commune centroids clipped to land, and their province dissolves."""
+# Power-diagram fit: cells whose areas match the official commune areas.
+FIT_GRID_DEG = 0.005  # sample spacing (~0.55 km) used to measure cell areas while fitting
+FIT_ITERATIONS = 15
+FIT_STEP = 0.5
+OWN_MARGIN_DEG = 1e-3
+KM2_PER_PLANE_DEG2 = 111.32**2  # at the plane's reference latitude; corrected by cos(lat) below
+
+
+def _assign(sites: np.ndarray, weights: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Index of the power-nearest site (argmin |p - c|² - w) of each point, via a lifted KD-tree."""
+    top = weights.max()
+    lifted = np.column_stack([sites, np.sqrt(top - weights)])
+    _, index = cKDTree(lifted).query(np.column_stack([points, np.zeros(len(points))]))
+    return index
+
+
+def _keep_sites_in_own_cells(sites: np.ndarray, weights: np.ndarray) -> None:
+    """Raise any site's weight just enough that its own centre stays in its own cell."""
+    own = np.arange(len(sites))
+    for _ in range(50):
+        index = _assign(sites, weights, sites)
+        bad = np.flatnonzero(index != own)
+        if bad.size == 0:
+            return
+        rival = index[bad]
+        gap = ((sites[bad] - sites[rival]) ** 2).sum(axis=1)
+        # A margin of ~100 m so the centre stays inside after snapping to the 1e-5° grid.
+        weights[bad] = weights[rival] - gap + 2 * np.sqrt(gap) * OWN_MARGIN_DEG
+    raise SystemExit("could not keep every commune centre inside its own cell")
+
+
+@dataclass
+class PowerFit:
+    """Fitted site weights (plane degrees²) and the area agreement before and after."""
+
+    weights: np.ndarray
+    within_before: float
+    within_after: float
+    fitted: int
+
+
+def area_agreement(
+    got_km2: np.ndarray, official_km2: np.ndarray, mask: np.ndarray
+) -> tuple[float, float]:
+    """Share of communes within ±25% of their official area, and share off by more than 2x."""
+    ratio = got_km2[mask] / official_km2[mask]
+    return float(np.mean(np.abs(ratio - 1) <= 0.25)), float(np.mean((ratio > 2) | (ratio < 0.5)))
+
+
+def fit_power_weights(
+    sites: np.ndarray, target_km2: np.ndarray, land: shapely.Geometry
+) -> tuple[PowerFit, np.ndarray, np.ndarray]:
+    """Iteratively grow or shrink each site's weight until its cell's land area meets its target.
+
+    target_km2 is NaN for sites with no trusted area (not fitted). The cell area is measured
+    by counting grid samples on the land, so the fit sees the same clipped cells as the map.
+    Returns the fit, and the samples' areas and coordinates for measuring the result.
+    """
+    minx, miny, maxx, maxy = land.bounds
+    xs = np.arange(minx, maxx, FIT_GRID_DEG * LON_SCALE)
+    ys = np.arange(miny, maxy, FIT_GRID_DEG)
+    gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
+    shapely.prepare(land)
+    on_land = shapely.contains_xy(land, gx, gy)
+    samples = np.column_stack([gx[on_land], gy[on_land]])
+    # Ground area of one sample: the plane's x unit is LON_SCALE degrees of longitude.
+    sample_km2 = (FIT_GRID_DEG**2 * KM2_PER_PLANE_DEG2) * np.cos(np.radians(samples[:, 1]))
+    fit = np.isfinite(target_km2)
+    weights = np.zeros(len(sites))
+    best = (-1.0, weights.copy())
+    before = 0.0
+    step = FIT_STEP
+    previous = -1.0
+    for iteration in range(FIT_ITERATIONS + 1):
+        got = np.bincount(_assign(sites, weights, samples), sample_km2, minlength=len(sites))
+        within, _ = area_agreement(got, target_km2, fit)
+        if iteration == 0:
+            before = within
+        if within > best[0]:
+            best = (within, weights.copy())
+        if iteration == FIT_ITERATIONS:
+            break
+        # A lone cell of power radius² r² + w has area ≈ π(r² + w): move w by the area gap / π.
+        gap = np.where(fit, np.nan_to_num(target_km2) - got, 0.0)
+        weights = weights + step * gap / (math.pi * KM2_PER_PLANE_DEG2)
+        _keep_sites_in_own_cells(sites, weights)
+        # Damped: neighbours move together, so an overshoot shows as a worse fit.
+        if within < previous:
+            step *= 0.7
+        previous = within
+    return PowerFit(best[1], before, best[0], int(fit.sum())), samples, sample_km2
+
+
+def _clip_halfplane(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
+    """Convex polygon (n×2) ∩ {p : a·p ≤ c} (Sutherland–Hodgman)."""
+    if len(poly) == 0:
+        return poly
+    inside = poly @ a <= c
+    if inside.all():
+        return poly
+    out = []
+    n = len(poly)
+    for k in range(n):
+        p, q = poly[k], poly[(k + 1) % n]
+        ip, iq = inside[k], inside[(k + 1) % n]
+        if ip:
+            out.append(p)
+        if ip != iq:
+            t = (c - p @ a) / ((q - p) @ a)
+            out.append(p + t * (q - p))
+    return np.array(out) if out else np.empty((0, 2))
+
+
+def power_cells(sites: np.ndarray, weights: np.ndarray, frame: shapely.Geometry) -> np.ndarray:
+    """Power-diagram cells of weighted sites within a frame, from the regular triangulation."""
+    centre = sites.mean(axis=0)
+    local = sites - centre  # centred, so the lifted coordinates keep their precision
+    lifted = np.column_stack([local, (local**2).sum(axis=1) - weights])
+    hull = ConvexHull(lifted)
+    neighbours: list[set[int]] = [set() for _ in range(len(sites))]
+    for simplex in hull.simplices[hull.equations[:, 2] < 0]:
+        for i in simplex:
+            neighbours[i].update(int(j) for j in simplex if j != i)
+    minx, miny, maxx, maxy = shapely.bounds(frame) - np.tile(centre, 2)
+    box = np.array([[minx, miny], [maxx, miny], [maxx, maxy], [minx, maxy]])
+    sq = (local**2).sum(axis=1)
+    cells = []
+    for i in range(len(sites)):
+        poly = box
+        for j in neighbours[i]:
+            # |p-ci|² - wi <= |p-cj|² - wj  <=>  2 p·(cj-ci) <= |cj|² - |ci|² - wj + wi
+            a = 2 * (local[j] - local[i])
+            poly = _clip_halfplane(poly, a, sq[j] - sq[i] - weights[j] + weights[i])
+        cells.append(shapely.Polygon(poly + centre) if len(poly) >= 3 else shapely.Polygon())
+    return np.array(cells)
+
+
+def build_polygons(communes: pd.DataFrame, outline_path: Path, trusted_area: pd.Series) -> Polygons:
+    """Power-diagram cells fitted to official areas, clipped to land, and their province dissolves."""
     outline = load_outline(outline_path)
     extra, notes = land_additions(communes, outline)
     land = shapely.union_all([outline, *extra])
@@ -475,13 +614,34 @@ def build_polygons(communes: pd.DataFrame, outline_path: Path) -> Polygons:
     site_codes = communes["code"].tolist() + [f.commune_code for f in FEATURES]
     site_lon = np.concatenate([communes["lon"].to_numpy(float), [f.lon for f in FEATURES]])
     site_lat = np.concatenate([communes["lat"].to_numpy(float), [f.lat for f in FEATURES]])
-    points = to_plane(shapely.points(site_lon, site_lat))
-    frame = shapely.box(*shapely.buffer(shapely.envelope(land), 1.0).bounds)
-    site_cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=frame, ordered=True)
+    sites = np.column_stack([site_lon * LON_SCALE, site_lat])
+    target = np.concatenate(
+        [
+            np.where(
+                communes["code"].isin(ARCHIPELAGO_CODES), np.nan, trusted_area.to_numpy(float)
+            ),
+            np.full(len(FEATURES), np.nan),
+        ]
     )
-    if len(site_cells) != len(site_codes):
-        raise SystemExit(f"voronoi gave {len(site_cells)} cells for {len(site_codes)} sites")
+    fitted, samples, sample_km2 = fit_power_weights(sites, target, land)
+    weights = fitted.weights
+    got = np.bincount(_assign(sites, weights, samples), sample_km2, minlength=len(sites))
+    official = np.concatenate(
+        [communes["area_km2"].to_numpy(float), np.full(len(FEATURES), np.nan)]
+    )
+    any_area = np.isfinite(official) & ~np.isin(site_codes, list(ARCHIPELAGO_CODES))
+    within_all, off_all = area_agreement(got, official, any_area)
+    notes.append(
+        f"cells within ±25% of the official area: {fitted.within_before:.1%} plain Voronoi ->"
+        f" {fitted.within_after:.1%} fitted power diagram ({fitted.fitted} communes with a"
+        f" trusted area); over all {int(any_area.sum())} with any area: {within_all:.1%},"
+        f" off by more than 2x: {off_all:.1%}"
+    )
+    frame = shapely.box(*shapely.buffer(shapely.envelope(land), 1.0).bounds)
+    site_cells = power_cells(sites, weights, frame)
+    self_check = _assign(sites, weights, sites)
+    if (self_check != np.arange(len(sites))).any():
+        raise SystemExit("a site is outside its own power cell")
     by_code: dict[str, list[int]] = {}
     for i, code in enumerate(site_codes):
         by_code.setdefault(code, []).append(i)
@@ -505,7 +665,16 @@ def build_polygons(communes: pd.DataFrame, outline_path: Path) -> Polygons:
     notes.append(f"communes whose polygon does not cover their centroid: {len(misses)} {misses}")
     empties = [c for c, g in commune_geoms.items() if g.is_empty]
     notes.append(f"communes with an empty polygon: {len(empties)} {empties}")
-    return Polygons(commune_geoms, province_geoms, country, notes)
+    sites_frame = pd.DataFrame(
+        {
+            "code": site_codes,
+            "lat": site_lat,
+            "lon": site_lon,
+            # repr keeps every bit, so ioc.geo's lookup and these polygons agree exactly.
+            "weight": [repr(float(w)) for w in weights],
+        }
+    )
+    return Polygons(commune_geoms, province_geoms, country, notes, sites_frame)
 
 
 # ---------------------------------------------------------------- writers
@@ -561,11 +730,16 @@ def main(argv: list[str] | None = None) -> int:
     joined = join_population(official, wards, provinces_src)
     provinces = build_provinces(official, provinces_src)
     communes, estimated = reconcile_population(joined.communes, provinces, joined.unmatched)
-    polygons = build_polygons(communes, args.shared / OUTLINE)
+    # Copied rows carry a copied area (see reconcile_population): not a fitting target.
+    trusted_area = communes["area_km2"].where(
+        ~communes["code"].isin(copied_figures(joined.communes))
+    )
+    polygons = build_polygons(communes, args.shared / OUTLINE, trusted_area)
 
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "provinces.csv", provinces)
     write_csv(args.out / "communes.csv", communes)
+    write_csv(args.out / "sites.csv", polygons.sites)
     write_csv(args.fixtures / "unmatched_communes.csv", joined.unmatched)
     write_csv(args.fixtures / "estimated_communes.csv", estimated)
     write_geojson(

@@ -209,6 +209,33 @@ def test_every_centre_locates_to_its_commune(geo: Geography) -> None:
     assert codes == [c.code for c in communes]
 
 
+def test_thien_mu_pagoda_is_in_kim_long(geo: Geography) -> None:
+    commune = geo.locate(16.4532, 107.5447)
+    assert commune is not None and commune.name == "Phường Kim Long"
+
+
+def polygon_area_km2(geom: shapely.Geometry) -> float:
+    """Ground area of a small lon/lat polygon (degrees scaled at its own latitude)."""
+    lat = geom.centroid.y
+    return shapely.area(geom) * 111.32**2 * math.cos(math.radians(lat))
+
+
+def test_cells_match_official_areas(geo: Geography) -> None:
+    copied = {r["code"] for r in read_csv(ESTIMATED) if r["reason"].startswith("copied")}
+    ratios = []
+    for f in geo.commune_geojson()["features"]:
+        c = geo.commune(f["id"])
+        if c.area_km2 is None or c.code in copied or c.code in (HOANG_SA, TRUONG_SA):
+            continue
+        ratios.append(polygon_area_km2(shape(f["geometry"])) / c.area_km2)
+    ratios = np.array(ratios)
+    within = float(np.mean(np.abs(ratios - 1) <= 0.25))
+    print(f"communes within ±25% of official area: {within:.1%} of {ratios.size}")
+    assert ratios.size > 3000
+    assert within >= 0.90
+    assert float(np.mean((ratios > 2) | (ratios < 0.5))) < 0.03
+
+
 def test_locate_many_matches_locate(geo: Geography) -> None:
     rng = np.random.default_rng(7)
     lats = np.append(rng.uniform(8, 24, 2000), [np.nan, 13.75])
@@ -329,7 +356,7 @@ def test_commune_geojson(geo: Geography) -> None:
         [geo.commune(f["id"]).lon for f in features], [geo.commune(f["id"]).lat for f in features]
     )
     assert shapely.covers(geoms, centres).all()
-    # Voronoi cells do not overlap: the areas add up to the area of their union.
+    # Power-diagram cells do not overlap: the areas add up to the area of their union.
     assert shapely.area(shapely.union_all(geoms)) == pytest.approx(
         shapely.area(geoms).sum(), rel=1e-4
     )

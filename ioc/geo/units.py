@@ -14,7 +14,6 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from ioc.geo.islands import FEATURES
 from ioc.geo.locate import Locator
 from ioc.geo.names import fold_key, name_key, vi_sort_key
 
@@ -180,11 +179,16 @@ class Geography:
     def _locator(self) -> Locator:
         doc = self._load_geojson("country.geojson")
         country = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
-        # Archipelago features are extra sites of their zone, as in scripts/build_geo.py.
-        codes = list(self.communes) + [f.commune_code for f in FEATURES]
-        lats = [c.lat for c in self.communes.values()] + [f.lat for f in FEATURES]
-        lons = [c.lon for c in self.communes.values()] + [f.lon for f in FEATURES]
-        return Locator(codes, lats, lons, country)
+        # Sites are the commune centres and archipelago features with their fitted power
+        # weights, as written by scripts/build_geo.py.
+        rows = _read_csv(self._dir / "sites.csv")
+        return Locator(
+            [r["code"] for r in rows],
+            [float(r["lat"]) for r in rows],
+            [float(r["lon"]) for r in rows],
+            country,
+            [float(r["weight"]) for r in rows],
+        )
 
     def inside_vietnam(self, lat: float, lon: float) -> bool:
         """True on Vietnamese land, its islands, or within the coastal margin."""
