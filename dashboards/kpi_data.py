@@ -55,6 +55,8 @@ class UnitRow:
     numerator: float
     denominator: float | None
     breakdown: dict[str, float] = field(default_factory=dict)
+    # How the population figure was made: "published", "scaled" or "estimated" (ioc.geo).
+    population_method: str = "published"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +95,13 @@ def unit_name(code: str | None) -> str:
     return g.commune(code).name
 
 
-def _unit_facts(code: str) -> tuple[int | None, float | None]:
+def _unit_facts(code: str) -> tuple[int | None, float | None, str]:
     g = geography()
     if len(code) == 2:
         p = g.province(code)
-        return p.population, p.area_km2
+        return p.population, p.area_km2, "published"
     c = g.commune(code)
-    return c.population, c.area_km2
+    return c.population, c.area_km2, c.population_method
 
 
 def map_payload(
@@ -119,7 +121,7 @@ def map_payload(
     for code, v in current.items():
         prev = previous.get(code)
         delta, trend = kpi.change(v.value, prev.value if prev else None, kpi_id)
-        population, area = _unit_facts(code)
+        population, area, method = _unit_facts(code)
         rows.append(
             UnitRow(
                 code=code,
@@ -131,6 +133,7 @@ def map_payload(
                 rank=ranks.get(code),
                 ranked=len(ranks),
                 population=population,
+                population_method=method,
                 area_km2=area,
                 numerator=v.numerator,
                 denominator=v.denominator,

@@ -26,7 +26,7 @@ from dashboards.figures import (
     province_view,
 )
 from dashboards.fmt import local_time
-from dashboards.i18n import domain_text, kind_text
+from dashboards.i18n import TEXTS, domain_text, kind_text, t
 from dashboards.kpi_data import DetailPayload, MapPayload, UnitRow
 from ioc.geo import geography
 from ioc.kpi import KpiDef, Point, format_number
@@ -49,81 +49,18 @@ MAP_PX = (820, 540)
 PREVIOUS_COLOUR = "#7f8ea3"
 
 # key -> (Vietnamese, English)
-KPI_TEXTS: dict[str, tuple[str, str]] = {
-    "nav.kpi": ("Chỉ số", "KPIs"),
-    "kpi.title": ("Chỉ số điều hành", "Performance indicators"),
-    "kpi.indicator": ("Chỉ số", "Indicator"),
-    "kpi.window": ("Khoảng thời gian", "Period"),
-    "kpi.window.24h": ("24 giờ", "24 h"),
-    "kpi.window.7d": ("7 ngày", "7 days"),
-    "kpi.window.30d": ("30 ngày", "30 days"),
-    "kpi.window.custom": ("Tùy chọn", "Custom"),
-    "kpi.compare": ("So với kỳ trước", "Compare with previous period"),
-    "kpi.national": ("Toàn quốc", "National"),
-    "kpi.back": ("← Toàn quốc", "← National"),
-    "kpi.rank": ("Hạng", "Rank"),
-    "kpi.unit": ("Đơn vị", "Unit"),
-    "kpi.province": ("Tỉnh/thành", "Province"),
-    "kpi.commune": ("Xã/phường", "Commune"),
-    "kpi.value": ("Giá trị", "Value"),
-    "kpi.previous": ("Kỳ trước", "Previous"),
-    "kpi.change": ("Thay đổi", "Change"),
-    "kpi.population": ("Quy mô dân số", "Population"),
-    "kpi.area": ("Diện tích", "Area"),
-    "kpi.people": ("người", "people"),
-    "kpi.formula": ("Cách tính", "Formula"),
-    "kpi.sources": ("Nguồn dữ liệu", "Source events"),
-    "kpi.direction": ("Chiều tốt", "Better when"),
-    "kpi.no_data": ("không có dữ liệu", "no data"),
-    "kpi.trend": ("Diễn biến", "Trend"),
-    "kpi.current_period": ("Kỳ này", "This period"),
-    "kpi.previous_period": ("Kỳ trước", "Previous period"),
-    "kpi.partial": ("chưa trọn", "partial"),
-    "kpi.no_trend": (
-        "Chỉ số này chỉ có giá trị hiện tại.",
-        "This indicator has a current value only.",
-    ),
-    "kpi.export_csv": ("Tải CSV", "Download CSV"),
-    "kpi.export_png": ("Tải ảnh bản đồ", "Download map PNG"),
-    "kpi.export_report": ("Báo cáo tỉnh", "Province report"),
-    "kpi.report_hint": (
-        "Chọn một tỉnh trên bản đồ để lập báo cáo.",
-        "Pick a province on the map to make its report.",
-    ),
-    "kpi.click_hint": (
-        "Bấm vào một tỉnh để xem các xã; bấm vào một xã để xem diễn biến.",
-        "Click a province to see its communes; click a commune for its trend.",
-    ),
-    "kpi.better": ("tốt hơn", "better"),
-    "kpi.worse": ("kém hơn", "worse"),
-    "kpi.same": ("không đổi", "unchanged"),
-    "kpi.from": ("Từ", "From"),
-    "kpi.to": ("đến", "to"),
-    "kpi.period": ("Kỳ", "Period"),
-    "kpi.bad_period": ("Khoảng thời gian không hợp lệ.", "Invalid period."),
-    "kpi.of": ("trên", "of"),
-    "kpi.bd.met": ("đúng hạn", "within SLA"),
-    "kpi.bd.missed": ("quá hạn", "missed"),
-    "kpi.bd.pending": ("còn trong hạn", "still within SLA"),
-    "kpi.bd.cameras": ("camera", "cameras"),
-    "kpi.bd.down_hours": ("giờ có sự cố", "hours down"),
-    "kpi.bd.communes": ("xã/phường bị ảnh hưởng", "communes affected"),
-}
 
 
 def kt(key: str, lang: str) -> str:
     """A KPI-page text in a language (the key when missing, so gaps show)."""
-    pair = KPI_TEXTS.get(key)
-    if pair is None:
-        return key
-    return pair[1] if lang == "en" else pair[0]
+    return t(key, lang)
 
 
 def breakdown_label(key: str, lang: str) -> str:
     """What a breakdown key counts: an event kind, a device domain or a KPI part."""
     if "." in key:
         return kind_text(key, lang)
-    if f"kpi.bd.{key}" in KPI_TEXTS:
+    if f"kpi.bd.{key}" in TEXTS:
         return kt(f"kpi.bd.{key}", lang)
     return domain_text(key, lang) if key else "—"
 
@@ -188,7 +125,10 @@ def _hover_rows(rows: Sequence[UnitRow], k: KpiDef, lang: str, compare: bool) ->
         rank = f"{r.rank}/{r.ranked}" if r.rank is not None else "—"
         area = f"{format_number(r.area_km2, 1, lang)} km²" if r.area_km2 else "—"
         population = (
-            f"{fmt_int(r.population, lang)} {kt('kpi.people', lang)}" if r.population else "—"
+            f"{fmt_int(r.population, lang)} {kt('kpi.people', lang)}"
+            f" ({kt('kpi.pop.' + r.population_method, lang)})"
+            if r.population
+            else "—"
         )
         prev = ""
         if compare:

@@ -174,7 +174,7 @@ def province_report_html(
     made = local_time(now or datetime.now(UTC), tz).strftime("%H:%M %d/%m/%Y")
     title = "Báo cáo chỉ số điều hành" if lang == "vi" else "Performance report"
     worst_title = (
-        f"{TOP_COMMUNES} xã/phường cần chú ý nhất"
+        f"{TOP_COMMUNES} xã/phường/đặc khu cần chú ý nhất"
         if lang == "vi"
         else f"{TOP_COMMUNES} communes needing most attention"
     )

@@ -35,11 +35,11 @@ def _opened(e: Event) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("panic", ("transport.panic",), "Nút báo động khẩn cấp trên xe", "Panic button on vehicle"),
+    Rule("panic", ("transport.panic",), "Nút khẩn cấp trên xe", "Panic button on vehicle"),
     Rule(
         "overcrowding",
         ("transport.overcrowding",),
-        "Xe quá tải",
+        "Xe quá đông",
         "Vehicle overcrowded",
     ),
     Rule(

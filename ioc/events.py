@@ -308,7 +308,10 @@ class Event(BaseModel):
     @classmethod
     def _known_province(cls, value: str) -> str:
         if not geography().is_province(value):
-            raise ValueError(f"unknown province code {value!r}")
+            from ioc.geo.legacy import explain_unknown
+
+            # An old code (e.g. 62, Kon Tum) is told apart from a typo by naming its 2025 unit.
+            raise ValueError(f"unknown province code {value!r}{explain_unknown(value, 2)}")
         return value
 
     @model_validator(mode="after")
@@ -320,7 +323,10 @@ class Event(BaseModel):
             raise ValueError(f"coordinates ({self.lat}, {self.lon}) are outside Vietnam")
         if self.ward is not None:
             if not geo.is_commune(self.ward):
-                raise ValueError(f"unknown ward code {self.ward!r}")
+                from ioc.geo.legacy import explain_unknown
+
+                hint = explain_unknown(self.ward, 5)
+                raise ValueError(f"unknown ward code {self.ward!r}{hint}")
             if geo.commune(self.ward).province_code != self.province:
                 raise ValueError(f"ward {self.ward} is not in province {self.province}")
         elif self.lat is not None:
@@ -448,7 +454,10 @@ def parse_status(payload: bytes, topic: str, *, prefix: str = TOPIC_PREFIX) -> D
     if status.source != rest[2]:
         raise InvalidMessage(f"topic {topic!r} contradicts payload source {status.source!r}")
     if not geography().is_province(rest[0]):
-        raise InvalidMessage(f"unknown province code {rest[0]!r} in topic")
+        from ioc.geo.legacy import explain_unknown
+
+        hint = explain_unknown(rest[0], 2)
+        raise InvalidMessage(f"unknown province code {rest[0]!r} in topic{hint}")
     return status
 
 

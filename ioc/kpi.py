@@ -165,11 +165,11 @@ KPIS: dict[str, KpiDef] = {
         KpiDef(
             id="alarm_ack_median",
             group="alarms",
-            name_vi="Thời gian xác nhận báo động (trung vị)",
+            name_vi="Thời gian xác nhận cảnh báo (trung vị)",
             name_en="Median time to acknowledge an alarm",
             unit_vi="phút",
             unit_en="min",
-            formula_vi="trung vị của (lúc xác nhận − lúc mở) với các báo động mở trong kỳ "
+            formula_vi="trung vị của (lúc xác nhận − lúc mở) với các cảnh báo mở trong kỳ "
             "đã được xác nhận",
             formula_en="median of (acknowledged − opened) over alarms opened in the period "
             "that were acknowledged",
@@ -179,11 +179,11 @@ KPIS: dict[str, KpiDef] = {
         KpiDef(
             id="alarm_resolve_median",
             group="alarms",
-            name_vi="Thời gian xử lý xong báo động (trung vị)",
+            name_vi="Thời gian xử lý xong cảnh báo (trung vị)",
             name_en="Median time to resolve an alarm",
             unit_vi="phút",
             unit_en="min",
-            formula_vi="trung vị của (lúc xử lý xong − lúc mở) với các báo động mở trong kỳ "
+            formula_vi="trung vị của (lúc xử lý xong − lúc mở) với các cảnh báo mở trong kỳ "
             "đã xử lý xong",
             formula_en="median of (resolved − opened) over alarms opened in the period that "
             "were resolved",
@@ -193,12 +193,12 @@ KPIS: dict[str, KpiDef] = {
         KpiDef(
             id="alarm_sla",
             group="alarms",
-            name_vi="Báo động xử lý đúng hạn",
+            name_vi="Cảnh báo xử lý đúng hạn",
             name_en="Alarms handled within SLA",
             unit_vi="%",
             unit_en="%",
-            formula_vi="báo động được xác nhận và xử lý xong trong hạn theo mức độ ÷ "
-            "(số đó + báo động đã quá một trong hai hạn) × 100; báo động còn trong hạn "
+            formula_vi="cảnh báo được xác nhận và xử lý xong trong hạn theo mức độ ÷ "
+            "(số đó + cảnh báo đã quá một trong hai hạn) × 100; cảnh báo còn trong hạn "
             "chưa tính",
             formula_en="alarms acknowledged and resolved within their severity's SLA ÷ "
             "(those + alarms past either deadline) × 100; alarms still within their SLA "
@@ -280,11 +280,11 @@ KPIS: dict[str, KpiDef] = {
         KpiDef(
             id="transport_alarms",
             group="transport",
-            name_vi="Báo động khẩn cấp, quá tải trên 1.000 chuyến",
+            name_vi="Cảnh báo khẩn cấp, xe quá đông trên 1.000 chuyến",
             name_en="Panic and overcrowding alarms per 1,000 trips",
             unit_vi="/1.000 chuyến",
             unit_en="per 1,000 trips",
-            formula_vi="báo động nút khẩn cấp và quá tải mở trong kỳ ÷ số chuyến xe trong kỳ "
+            formula_vi="cảnh báo nút khẩn cấp và xe quá đông mở trong kỳ ÷ số chuyến xe trong kỳ "
             "× 1.000",
             formula_en="panic-button and overcrowding alarms opened in the period ÷ trips in "
             "the period × 1,000",
@@ -295,7 +295,7 @@ KPIS: dict[str, KpiDef] = {
         KpiDef(
             id="silent_sources",
             group="data",
-            name_vi="Nguồn dữ liệu im lặng quá hạn",
+            name_vi="Nguồn không gửi dữ liệu quá hạn",
             name_en="Sources silent longer than expected",
             unit_vi="% nguồn",
             unit_en="% of sources",

@@ -300,7 +300,7 @@ class Seeder:
                 stop = int(rng.integers(1, 40))
                 attrs |= {
                     "stop": f"S{p}-{stop:03d}",
-                    "stop_name": f"Trạm {stop}",
+                    "stop_name": f"Điểm dừng {stop}",
                     "scheduled": datetime.fromtimestamp(ts - delay, UTC)
                     .isoformat()
                     .replace("+00:00", "Z"),

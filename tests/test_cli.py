@@ -39,10 +39,57 @@ def test_geo_province_and_locate():
     assert r.stdout.strip() == "24781  Phường Xuân Hương - Đà Lạt, Tỉnh Lâm Đồng (68)"
 
 
+def test_geo_commune_shows_population_source():
+    r = ioc("geo", "commune", "02296")
+    assert r.returncode == 0, r.stderr
+    assert "Xã Bình An, Tỉnh Tuyên Quang (08)" in r.stdout
+    assert "ước tính" in r.stdout and "copied figure: 59475" in r.stdout
+    data = json.loads(ioc("geo", "commune", "24781", "--json").stdout)
+    assert data["name"] == "Phường Xuân Hương - Đà Lạt"
+    assert data["population_method"] in {"published", "scaled"}
+    assert data["population_source"] == "sapnhap-2025-07-17"
+    data = json.loads(ioc("geo", "province", "68", "--json").stdout)
+    assert data["commune_population"] == data["population"]
+    assert sum(data["commune_population_methods"].values()) == 124
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("62",), "province 62 (Tỉnh Kon Tum) is a pre-2025 code: now 51 Tỉnh Quảng Ngãi"),
+        (("67",), "province 67 (Tỉnh Đắk Nông) is a pre-2025 code: now 68 Tỉnh Lâm Đồng"),
+        (
+            ("00001",),
+            "ward 00001 (Phường Phúc Xá, Quận Ba Đình, Thành phố Hà Nội) is a pre-2025 code:"
+            " now 00097 Phường Hồng Hà, 01 Thành phố Hà Nội",
+        ),
+        (("001",), "its wards are now in 01 Thành phố Hà Nội: 00097 Phường Hồng Hà"),
+        (
+            ("Xã Đông La, Huyện Hoài Đức, Thành phố Hà Nội",),
+            "từ 2025:    09877 Xã An Khánh, 01 Thành phố Hà Nội",
+        ),
+    ],
+)
+def test_geo_convert_old_codes_and_addresses(args, expected):
+    r = ioc("geo", "convert", *args)
+    assert r.returncode == 0, r.stderr
+    assert expected in r.stdout
+
+
+def test_geo_convert_json_keeps_old_code_beside_new():
+    data = json.loads(ioc("geo", "convert", "00001", "--json").stdout)
+    assert data["old"]["code"] == "00001" and data["old"]["level"] == "ward"
+    assert data["ward_codes"] == ["00097"] and data["province_codes"] == ["01"]
+    assert data["code_still_in_use"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("geo", "province", "99"), "unknown province code '99'"),
+        (("geo", "province", "62"), "now 51 Tỉnh Quảng Ngãi"),
+        (("geo", "commune", "00001"), "now 00097 Phường Hồng Hà"),
+        (("geo", "convert", "9999"), "is not a pre-2025 province"),
         (("geo", "locate", "13.75", "100.5"), "outside Vietnam"),
         (("geo", "locate", "north", "108"), "'north' is not a valid float"),
         (("users", "add", "x", "--role", "god"), "'god' is not one of"),

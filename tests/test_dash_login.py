@@ -45,11 +45,11 @@ def test_login_shows_role_scope_and_role_pages(dash_duo, app):
     # Back on the page first asked for, with the user's role and province in the header.
     dash_duo.wait_for_element("#cameras-page", timeout=15)
     dash_duo.wait_for_text_to_equal("#user-name", "op68")
-    dash_duo.wait_for_contains_text("#user-scope", "Điều hành viên · Lâm Đồng")
+    dash_duo.wait_for_contains_text("#user-scope", "Cán bộ trực · Lâm Đồng")
     links = [a.text for a in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".nav-link")]
     assert links == ["Trực tiếp", "Camera", "Tra cứu dân cư"], links
     assert "Phát lại" not in links, "operators have no replay page"
-    assert "Nhật ký kiểm toán" not in links, "only admins read the audit log"
+    assert "Nhật ký truy vết" not in links, "only admins read the audit log"
     # The clock runs in Vietnam time and the freshness badge reports the newest event.
     dash_duo.wait_for_text_to_equal("#clock-time", dash_duo.find_element("#clock-time").text)
     assert dash_duo.find_element("#clock-time").text != "--:--:--"

@@ -51,6 +51,21 @@ def test_declared_ward_is_kept_and_checked():
     assert e.ward == "24781" and e.lat is None
 
 
+@pytest.mark.parametrize(
+    ("province", "lat", "lon", "ward"),
+    [
+        ("56", 8.645, 111.920, "22736"),  # Đảo Trường Sa Lớn
+        ("56", 11.43, 114.33, "22736"),  # Đảo Song Tử Tây
+        ("56", 9.88, 114.33, "22736"),  # Đảo Sinh Tồn
+        ("48", 16.83, 112.34, "20333"),  # Đảo Phú Lâm
+    ],
+)
+def test_camera_on_an_island_is_accepted(province, lat, lon, ward):
+    topic = f"ioc/v1/{province}/security/cam-17/intrusion"
+    e = parse_event(raw(province=province, lat=lat, lon=lon), topic, now=NOW)
+    assert e.ward == ward
+
+
 def test_every_kind_has_an_attrs_model_and_a_domain():
     assert len(KIND_ATTRS) >= 25
     assert {k.split(".")[0] for k in KIND_ATTRS} == {
@@ -78,6 +93,18 @@ def test_every_kind_has_an_attrs_model_and_a_domain():
         (raw(ward="99999", lat=..., lon=...), TOPIC, "unknown ward code '99999'"),
         (raw(ward="00004", lat=..., lon=...), TOPIC, "ward 00004 is not in province 68"),
         (raw(lat=13.75, lon=100.5), TOPIC, "outside Vietnam"),
+        (
+            raw(province="62"),
+            "ioc/v1/62/security/cam-17/intrusion",
+            "unknown province code '62': province 62 (Tỉnh Kon Tum) is a pre-2025 code:"
+            " now 51 Tỉnh Quảng Ngãi",
+        ),
+        (
+            raw(ward="24790", lat=..., lon=...),
+            TOPIC,
+            "unknown ward code '24790': ward 24790 (Phường 5, Thành phố Đà Lạt, Tỉnh Lâm Đồng)"
+            " is a pre-2025 code: now 24787 Phường Cam Ly - Đà Lạt",
+        ),
         (raw(lon=...), TOPIC, "lat and lon must be given together"),
         (raw(ts="2020-01-01T00:00:00Z"), TOPIC, "old"),
         (raw(ts="2026-11-21T00:00:00Z"), TOPIC, "ahead"),

@@ -17,16 +17,20 @@ import shapely
 from shapely.geometry import shape
 
 from ioc.geo import DATA_DIR, Geography, bench_locate, geography
+from ioc.geo.islands import BUFFER_KM, FEATURES
 from ioc.geo.names import fold_key, name_key, vi_sort_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FIXTURE = ROOT / "tests" / "fixtures" / "unmatched_communes.csv"
+ESTIMATED = ROOT / "tests" / "fixtures" / "estimated_communes.csv"
 
 HOANG_SA, TRUONG_SA = "20333", "22736"
 # Counts from the committed join (see ioc/geo/data/README.md); a change in the join shows here.
 JOINED = 3321
 POPULATION_MISSING = 67
+# Communes whose published figure repeats a same-named commune's in another province.
+COPIED, COPIED_GROUPS = 304, 133
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +209,33 @@ def test_every_centre_locates_to_its_commune(geo: Geography) -> None:
     assert codes == [c.code for c in communes]
 
 
+def test_thien_mu_pagoda_is_in_kim_long(geo: Geography) -> None:
+    commune = geo.locate(16.4532, 107.5447)
+    assert commune is not None and commune.name == "Phường Kim Long"
+
+
+def polygon_area_km2(geom: shapely.Geometry) -> float:
+    """Ground area of a small lon/lat polygon (degrees scaled at its own latitude)."""
+    lat = geom.centroid.y
+    return shapely.area(geom) * 111.32**2 * math.cos(math.radians(lat))
+
+
+def test_cells_match_official_areas(geo: Geography) -> None:
+    copied = {r["code"] for r in read_csv(ESTIMATED) if r["reason"].startswith("copied")}
+    ratios = []
+    for f in geo.commune_geojson()["features"]:
+        c = geo.commune(f["id"])
+        if c.area_km2 is None or c.code in copied or c.code in (HOANG_SA, TRUONG_SA):
+            continue
+        ratios.append(polygon_area_km2(shape(f["geometry"])) / c.area_km2)
+    ratios = np.array(ratios)
+    within = float(np.mean(np.abs(ratios - 1) <= 0.25))
+    print(f"communes within ±25% of official area: {within:.1%} of {ratios.size}")
+    assert ratios.size > 3000
+    assert within >= 0.90
+    assert float(np.mean((ratios > 2) | (ratios < 0.5))) < 0.03
+
+
 def test_locate_many_matches_locate(geo: Geography) -> None:
     rng = np.random.default_rng(7)
     lats = np.append(rng.uniform(8, 24, 2000), [np.nan, 13.75])
@@ -244,6 +275,65 @@ def test_locate_disagrees_with_polygons_only_on_borders(geo: Geography) -> None:
     assert all(codes[p] is not None for p in point_idx.tolist())
 
 
+# ---------------------------------------------------------------- archipelagos
+
+NAMED_FEATURES = [
+    ("Đảo Trường Sa Lớn", 8.645, 111.920, TRUONG_SA),
+    ("Đảo Song Tử Tây", 11.43, 114.33, TRUONG_SA),
+    ("Đảo Sinh Tồn", 9.88, 114.33, TRUONG_SA),
+    ("Đảo Nam Yết", 10.18, 114.36, TRUONG_SA),
+    ("Đảo Sơn Ca", 10.376, 114.479, TRUONG_SA),
+    ("Đảo Phan Vinh", 8.967, 113.684, TRUONG_SA),
+    ("Đá Tây", 8.85, 112.22, TRUONG_SA),
+    ("Đảo Phú Lâm", 16.83, 112.34, HOANG_SA),
+    ("Đảo Hoàng Sa", 16.53, 111.61, HOANG_SA),
+    ("Đảo Tri Tôn", 15.783, 111.2, HOANG_SA),
+    ("Đảo Linh Côn", 16.667, 112.733, HOANG_SA),
+    ("Đảo Quang Ảnh", 16.45, 111.51, HOANG_SA),
+]
+
+
+@pytest.mark.parametrize(("name", "lat", "lon", "code"), NAMED_FEATURES)
+def test_archipelago_features_are_in_their_zone(
+    geo: Geography, name: str, lat: float, lon: float, code: str
+) -> None:
+    assert name in {f.name for f in FEATURES}
+    assert geo.inside_vietnam(lat, lon), name
+    commune = geo.locate(lat, lon)
+    assert commune is not None and commune.code == code, (name, commune)
+    # A boat 10 km off the feature is still within its territorial sea.
+    assert geo.locate(lat + 10 / 111.32, lon) is not None
+    # The drawn polygons of the zone and of its province cover the feature.
+    point = shapely.Point(lon, lat)
+    zone = next(f for f in geo.commune_geojson()["features"] if f["id"] == code)
+    assert shape(zone["geometry"]).covers(point), name
+    province = next(
+        f for f in geo.province_geojson()["features"] if f["id"] == geo.commune(code).province_code
+    )
+    assert shape(province["geometry"]).covers(point), name
+
+
+def test_every_archipelago_feature_locates_to_its_zone(geo: Geography) -> None:
+    codes = geo.locate_many([f.lat for f in FEATURES], [f.lon for f in FEATURES])
+    assert codes == [f.commune_code for f in FEATURES]
+    assert {f.commune_code for f in FEATURES} == {HOANG_SA, TRUONG_SA}
+
+
+def test_archipelago_zones_are_sets_of_discs_not_one_disc(geo: Geography) -> None:
+    zones = {f["id"]: shape(f["geometry"]) for f in geo.commune_geojson()["features"]}
+    disc_km2 = math.pi * BUFFER_KM**2
+    for code in (HOANG_SA, TRUONG_SA):
+        parts = shapely.get_parts(zones[code])
+        assert len(parts) >= 3, code
+        # Area in km² of the plane (lon scaled by cos lat): several features' discs.
+        lat = geo.commune(code).lat
+        km2 = shapely.area(zones[code]) * 111.32**2 * math.cos(math.radians(lat))
+        assert km2 > 3 * disc_km2, (code, km2)
+    # Open sea between the two groups and beyond the Trường Sa discs stays outside.
+    assert geo.locate(13.0, 113.0) is None
+    assert geo.locate(8.645 + 40 / 111.32, 111.92) is None
+
+
 # ---------------------------------------------------------------- polygons
 
 
@@ -266,7 +356,7 @@ def test_commune_geojson(geo: Geography) -> None:
         [geo.commune(f["id"]).lon for f in features], [geo.commune(f["id"]).lat for f in features]
     )
     assert shapely.covers(geoms, centres).all()
-    # Voronoi cells do not overlap: the areas add up to the area of their union.
+    # Power-diagram cells do not overlap: the areas add up to the area of their union.
     assert shapely.area(shapely.union_all(geoms)) == pytest.approx(
         shapely.area(geoms).sum(), rel=1e-4
     )
@@ -308,14 +398,71 @@ def test_unmatched_fixture_matches_committed_data() -> None:
     join_failures = [r for r in fixture if not r["reason"].startswith("population")]
     assert len(communes) - sum(r["side"] == "official" for r in join_failures) == JOINED
     assert not [r for r in join_failures if r["side"] == "sapnhap"]
-    no_population = {c["code"] for c in communes if not c["population"]}
+    no_population = {c["code"] for c in communes if not c["population_published"]}
     assert no_population == {r["code"] for r in fixture if r["side"] == "official"}
     assert len(no_population) == POPULATION_MISSING
-    assert all(
-        (c["population_source"] == "sapnhap-2025-07-17") == bool(c["population"]) for c in communes
-    )
     rejected = [r for r in fixture if r["reason"].startswith("population rejected")]
     assert [(r["code"], r["name"]) for r in rejected] == [("04714", "Xã Yên Bình")]
+
+
+def test_every_commune_has_a_labelled_figure() -> None:
+    communes = read_csv(DATA_DIR / "communes.csv")
+    assert all(c["population"] and int(c["population"]) > 0 for c in communes)
+    methods = {c["population_method"] for c in communes}
+    assert methods == {"published", "scaled", "estimated"}
+    for c in communes:
+        estimated = c["population_method"] == "estimated"
+        assert c["population_source"].startswith("estimate") == estimated, c
+        if c["population_method"] == "published":
+            assert c["population"] == c["population_published"], c
+        if c["population_method"] != "published":
+            assert c["population_note"], c
+
+
+def test_estimated_fixture_matches_committed_data() -> None:
+    fixture = read_csv(ESTIMATED)
+    communes = {c["code"]: c for c in read_csv(DATA_DIR / "communes.csv")}
+    estimated = {c for c, r in communes.items() if r["population_method"] == "estimated"}
+    assert {r["code"] for r in fixture} == estimated
+    for r in fixture:
+        assert r["population"] == communes[r["code"]]["population"]
+    # Every commune without a published figure is estimated, and so is every copy.
+    missing = {c for c, r in communes.items() if not r["population_published"]}
+    assert missing <= estimated
+    copied = {r["code"] for r in fixture if r["reason"].startswith("copied figure")}
+    assert estimated == missing | copied
+    assert len(copied) == COPIED
+
+
+def test_copied_figures_are_detected(build_geo: ModuleType) -> None:
+    communes = read_csv(DATA_DIR / "communes.csv")
+    frame = pd.DataFrame(communes).assign(
+        population=lambda f: pd.to_numeric(f["population_published"]).astype("Int64")
+    )
+    copied = build_geo.copied_figures(frame)
+    assert len(copied) == COPIED
+    names = {r["code"]: r["name"] for r in communes}
+    groups = {(names[c].split(" ", 1)[1], reason) for c, reason in copied.items()}
+    assert len(groups) == COPIED_GROUPS
+    binh_an = [c for c in copied if names[c] == "Xã Bình An"]
+    assert len(binh_an) == 5
+    assert "59475" in copied[binh_an[0]]
+    # A name repeated in other provinces with different figures is not a copy.
+    an_khanh = [r["code"] for r in communes if r["name"] == "Xã An Khánh"]
+    assert len(an_khanh) > 1 and not set(an_khanh) & set(copied)
+    # The detector is not vacuous: a planted copy is found.
+    frame.loc[frame["code"] == an_khanh[1], "population"] = frame.loc[
+        frame["code"] == an_khanh[0], "population"
+    ].iloc[0]
+    assert set(an_khanh[:2]) <= set(build_geo.copied_figures(frame))
+
+
+def test_commune_figures_sum_to_province_totals(geo: Geography) -> None:
+    for code, province in geo.provinces.items():
+        communes = geo.communes_of(code)
+        assert province.population is not None
+        assert sum(c.population or 0 for c in communes) == province.population, code
+    assert geo.commune("02296").population_method == "estimated"
 
 
 def test_parse_count(build_geo: ModuleType) -> None:
@@ -336,7 +483,7 @@ def test_join_reproduces_committed_files(build_geo: ModuleType) -> None:
     fixture = read_csv(FIXTURE)
     produced = joined.unmatched.fillna("").astype(str).to_dict("records")
     assert produced == fixture
-    committed = {r["code"]: r["population"] for r in read_csv(DATA_DIR / "communes.csv")}
+    committed = {r["code"]: r["population_published"] for r in read_csv(DATA_DIR / "communes.csv")}
     population = joined.communes.set_index("code")["population"]
     fresh = {code: "" if pd.isna(v) else str(v) for code, v in population.items()}
     assert fresh == committed

@@ -62,3 +62,19 @@ def test_province_report_is_one_self_contained_page(kpi_store):  # noqa: F811
     assert "Phường Xuân Hương - Đà Lạt" in communes
     scoped = province_report_html(kpi_store, "68", w, national=False, now=NOW, lang="en")
     assert "Rank" not in scoped[: scoped.index("</thead>")] and "Performance report" in scoped
+
+
+def test_map_hover_names_how_each_population_was_made(kpi_store):  # noqa: F811
+    from dashboards.kpi_figures import kpi_map_figure
+
+    w = kpi.make_window("24h", NOW)
+    payload = map_payload(kpi_store, "security_incidents", w, "08", compare=False)
+    by_code = {r.code: r for r in payload.rows}
+    assert by_code["02296"].population_method == "estimated"  # Xã Bình An, a copied figure
+    hover = {row[0]: row[3] for row in kpi_map_figure(payload, "vi")["data"][0]["customdata"]}
+    assert hover["Xã Bình An"].endswith("người (ước tính theo diện tích)")
+    english = kpi_map_figure(payload, "en")["data"][0]["customdata"]
+    assert any(row[3].endswith("(estimated from area)") for row in english)
+    # One denominator: the province's communes add up to the province's population.
+    g = geography()
+    assert sum(r.population for r in payload.rows) == g.province("08").population

@@ -26,7 +26,7 @@ def test_stats():
     r = ioc("population", "stats", "--province", "68", "--json", env={})
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)
-    assert row["population"] == 3_872_999 and row["synthetic_residents"] == 34_399
+    assert row["population"] == 3_872_999 and row["synthetic_residents"] == 38_731
     assert ioc("population", "stats", "--province", "99", env={}).returncode != 0
 
 

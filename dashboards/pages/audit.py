@@ -13,10 +13,11 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.auth import current_lang, guard, page
 from dashboards.fmt import fmt_datetime, zone
+from dashboards.i18n import t
 from dashboards.services import services
 from ioc.store import AuditEntry, User
 
-dash.register_page(__name__, path="/audit", title="IOC — Nhật ký kiểm toán", order=90)
+dash.register_page(__name__, path="/audit", title="IOC — Nhật ký truy vết", order=90)
 
 PERMISSION = "audit.view"
 ALL = "all"
@@ -47,37 +48,10 @@ KNOWN_ACTIONS = (
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("Nhật ký kiểm toán", "Audit log"),
-    "notice": (
-        "Nhật ký chỉ được ghi thêm, không sửa hay xoá được. Mọi lần xuất đều được ghi lại.",
-        "The log is append-only: it cannot be edited or deleted. Every export is recorded.",
-    ),
-    "actor": ("Người thực hiện", "Actor"),
-    "action": ("Hành động", "Action"),
-    "all": ("Tất cả", "All"),
-    "since": ("Từ ngày", "Since"),
-    "limit": ("Số dòng tối đa", "Max rows"),
-    "filter": ("Lọc", "Filter"),
-    "export": ("Xuất CSV", "Export CSV"),
-    "count": ("dòng", "rows"),
-    "bad_date": ("Ngày không hợp lệ (YYYY-MM-DD), bỏ qua.", "Invalid date (YYYY-MM-DD), ignored."),
-    "col.id": ("#", "#"),
-    "col.ts": ("Thời điểm", "Time"),
-    "col.actor": ("Người thực hiện", "Actor"),
-    "col.action": ("Hành động", "Action"),
-    "col.target": ("Đối tượng", "Target"),
-    "col.province": ("Tỉnh", "Province"),
-    "national": ("Toàn quốc", "National"),
-    "col.details": ("Chi tiết", "Details"),
-    "empty": ("Không có bản ghi nào khớp bộ lọc.", "No records match the filters."),
-}
-
 
 def tx(key: str, lang: str) -> str:
-    """Page text in the session's language."""
-    vi, en = TEXTS[key]
-    return en if lang == "en" else vi
+    """Page text in the session's language, from the one catalog in dashboards.i18n."""
+    return t("audit." + key, lang)
 
 
 def _field(label: str, control: Any) -> html.Label:

@@ -15,6 +15,7 @@ import flask
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.auth import current_lang, guard, page, scope
+from dashboards.i18n import t
 from dashboards.services import services
 from ioc.geo import geography
 from ioc.geo.names import vi_sort_key
@@ -35,79 +36,10 @@ PERMISSION = "population.lookup"
 EXTENSION = "ioc_population"
 _lock = threading.Lock()
 
-# key -> (Vietnamese, English); page-local so the shell's i18n table stays the shell's.
-TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("Tra cứu dân cư", "Population lookup"),
-    "notice": (
-        "Chỉ tra cứu khi có mục đích và số hồ sơ vụ việc. Mọi lượt tra cứu, kể cả bị từ chối, "
-        "đều được ghi vào nhật ký kiểm toán.",
-        "Look up only with a purpose and a case number. Every lookup, refused ones included, "
-        "is written to the audit log.",
-    ),
-    "purpose": ("Mục đích tra cứu", "Purpose"),
-    "case": ("Số hồ sơ vụ việc", "Case number"),
-    "case_ph": ("VD: SC-2025-0042 hoặc 123/QĐ-CA", "e.g. SC-2025-0042 or 123/QĐ-CA"),
-    "mode": ("Tra cứu theo", "Look up by"),
-    "mode.id": ("Số định danh cá nhân", "Personal ID number"),
-    "mode.name": ("Họ tên, năm sinh và nơi cư trú", "Name, birth year and commune"),
-    "id": ("Số định danh (12 chữ số)", "ID number (12 digits)"),
-    "province": ("Tỉnh/thành", "Province"),
-    "commune": ("Xã/phường cư trú", "Commune of residence"),
-    "commune_ph": ("Chọn xã/phường", "Choose a commune"),
-    "name": ("Họ và tên", "Full name"),
-    "year": ("Năm sinh", "Birth year"),
-    "submit": ("Tra cứu", "Look up"),
-    "remaining": ("Lượt tra cứu còn lại (10 phút)", "Lookups left (10 minutes)"),
-    "from_alarm": ("Từ cảnh báo", "From alarm"),
-    "none": ("Không tìm thấy người phù hợp.", "No matching person."),
-    "found": ("Kết quả", "Results"),
-    "masked": (
-        "Số định danh và ngày sinh đã được che theo quyền của bạn.",
-        "ID numbers and birth dates are masked for your role.",
-    ),
-    "truncated": (
-        "Chỉ hiển thị một phần kết quả; hãy thu hẹp điều kiện tra cứu.",
-        "Only part of the results is shown; narrow the query.",
-    ),
-    "audit_ref": ("Mã nhật ký", "Audit record"),
-    "col.id": ("Số định danh", "ID number"),
-    "col.name": ("Họ và tên", "Full name"),
-    "col.sex": ("Giới tính", "Sex"),
-    "col.birth": ("Năm sinh", "Birth"),
-    "col.place": ("Nơi cư trú", "Residence"),
-    "col.household": ("Số người trong hộ", "Household size"),
-    "sex.M": ("Nam", "Male"),
-    "sex.F": ("Nữ", "Female"),
-    "failed": ("Không kết nối được cơ sở dữ liệu dân cư", "Population service unavailable"),
-    "refused.not_authenticated": ("Cần đăng nhập.", "Please sign in."),
-    "refused.forbidden": (
-        "Vai trò của bạn không được tra cứu dân cư.",
-        "Your role may not look up residents.",
-    ),
-    "refused.purpose": ("Chọn mục đích tra cứu.", "Choose a purpose."),
-    "refused.case_number": (
-        "Số hồ sơ: 1-64 ký tự gồm chữ, số, '-' hoặc '/'.",
-        "Case number: 1-64 letters, digits, '-' or '/'.",
-    ),
-    "refused.query": (
-        "Nhập số định danh 12 chữ số, hoặc họ tên, năm sinh và xã/phường.",
-        "Enter a 12-digit ID, or a full name, birth year and commune.",
-    ),
-    "refused.scope": (
-        "Nơi cư trú ngoài phạm vi tỉnh của tài khoản.",
-        "That commune is outside your account's province.",
-    ),
-    "refused.rate_limited": (
-        "Đã hết lượt tra cứu trong 10 phút; vui lòng thử lại sau.",
-        "Lookup limit reached for 10 minutes; please try again later.",
-    ),
-}
-
 
 def tx(key: str, lang: str) -> str:
-    """Page text in the session's language."""
-    vi, en = TEXTS[key]
-    return en if lang == "en" else vi
+    """Page text in the session's language, from the one catalog in dashboards.i18n."""
+    return t("lookup." + key, lang)
 
 
 def lookup_service() -> LookupService:

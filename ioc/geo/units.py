@@ -48,6 +48,11 @@ class Commune:
     lon: float
     area_km2: float | None
     population: int | None
+    # How the figure was made: "published", "scaled" (to the province total) or "estimated".
+    population_method: str = "published"
+    population_source: str = ""
+    population_published: int | None = None
+    population_note: str = ""
 
 
 def _int_or_none(text: str) -> int | None:
@@ -101,6 +106,10 @@ class Geography:
                 lon=float(r["lon"]),
                 area_km2=_float_or_none(r["area_km2"]),
                 population=_int_or_none(r["population"]),
+                population_method=r["population_method"],
+                population_source=r["population_source"],
+                population_published=_int_or_none(r["population_published"]),
+                population_note=r["population_note"],
             )
             for r in _read_csv(self._dir / "communes.csv")
         }
@@ -170,10 +179,16 @@ class Geography:
     def _locator(self) -> Locator:
         doc = self._load_geojson("country.geojson")
         country = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
-        codes = list(self.communes)
-        lats = [self.communes[c].lat for c in codes]
-        lons = [self.communes[c].lon for c in codes]
-        return Locator(codes, lats, lons, country)
+        # Sites are the commune centres and archipelago features with their fitted power
+        # weights, as written by scripts/build_geo.py.
+        rows = _read_csv(self._dir / "sites.csv")
+        return Locator(
+            [r["code"] for r in rows],
+            [float(r["lat"]) for r in rows],
+            [float(r["lon"]) for r in rows],
+            country,
+            [float(r["weight"]) for r in rows],
+        )
 
     def inside_vietnam(self, lat: float, lon: float) -> bool:
         """True on Vietnamese land, its islands, or within the coastal margin."""

@@ -51,7 +51,7 @@ REFUSAL_MESSAGES: dict[str, str] = {
         "Case number: 1-64 letters, digits, '-' or '/'"
     ),
     "query": (
-        "Nhập số định danh 12 chữ số, hoặc họ tên + năm sinh + xã/phường / "
+        "Nhập số định danh 12 chữ số, hoặc họ tên + năm sinh + xã/phường/đặc khu / "
         "Enter a 12-digit ID, or full name + birth year + commune"
     ),
     "scope": "Ngoài phạm vi tỉnh của tài khoản / Outside your account's province",

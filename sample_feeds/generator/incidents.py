@@ -24,7 +24,7 @@ from sample_feeds.generator.power import Outage
 from sample_feeds.generator.security import Plates, detection
 from sample_feeds.generator.timeline import Timeline
 from sample_feeds.generator.transport import BusTrack
-from sample_feeds.generator.world import Camera, Village, World
+from sample_feeds.generator.world import Camera, Stop, Village, World
 
 
 @dataclass
@@ -131,6 +131,12 @@ def _panic(
     t: int,
 ) -> str | None:
     candidates = [tr for tr in tracks if tr.trip_at(t) and tr.next_arrival(t + 60)]
+    # The story needs a fixed camera at the stop the bus pulls into: prefer such buses, so
+    # the chain does not depend on where the random draw puts the bus.
+    covered = [
+        tr for tr in candidates if (nxt := tr.next_arrival(t + 60)) and _camera_near(world, nxt[1])
+    ]
+    candidates = covered or candidates
     if not candidates:
         return None
     track = rng.choice(candidates)
@@ -161,6 +167,11 @@ def _panic(
         detection(rng, tl, cam, t_stop + rng.randint(120, 240), "security.crowd", incident=inc,
                   object_count=rng.randint(20, 45), severity=2)  # fmt: skip
     return inc
+
+
+def _camera_near(world: World, stop: Stop) -> bool:
+    cams = world.nearest_cameras(stop.lat, stop.lon)
+    return bool(cams) and distance_km(stop.lat, stop.lon, cams[0].lat, cams[0].lon) <= 3.0
 
 
 def _false_panic(rng: random.Random, tl: Timeline, tracks: list[BusTrack], t: int) -> None:

@@ -164,7 +164,7 @@ def _road(rng: random.Random, province: str, a: Stop, b: Stop) -> Polyline | Non
 
 
 def _stop(c: Commune, max_pop: int) -> Stop:
-    return Stop(f"st-{c.code}", f"Trạm {c.short_name}", c, c.lat, c.lon,
+    return Stop(f"st-{c.code}", f"Điểm dừng {c.short_name}", c, c.lat, c.lon,
                 0.4 + 2.6 * (c.population or 0) / max_pop)  # fmt: skip
 
 
