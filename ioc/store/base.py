@@ -462,6 +462,29 @@ class Store(KpiQueries, ABC):
             for r in rows
         ]
 
+    def ingest_layouts(self, name: str) -> list[int]:
+        """Worker counts of the ingest layouts recorded under this client id prefix."""
+        rows = self._rows(
+            "SELECT workers FROM ingest_layouts WHERE name = %s ORDER BY workers", (name,)
+        )
+        return [int(r["workers"]) for r in rows]
+
+    def record_ingest_layout(self, name: str, workers: int) -> None:
+        """Remember that sessions of this layout exist (before they are created)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO ingest_layouts (name, workers, recorded_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name, workers) DO NOTHING",
+                (name, int(workers), self._to_db(datetime.now(UTC))),
+            )
+
+    def forget_ingest_layout(self, name: str, workers: int) -> None:
+        """Drop a layout whose sessions have all been drained and ended."""
+        with self.transaction() as tx:
+            tx.execute(
+                "DELETE FROM ingest_layouts WHERE name = %s AND workers = %s", (name, int(workers))
+            )
+
     def count_dead_letters(self) -> int:
         """Number of dead letters kept."""
         return int(self._rows("SELECT count(*) AS n FROM dead_letters")[0]["n"])
