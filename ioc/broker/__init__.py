@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
+# Mosquitto saves its state after this many changes (docs/broker.md, "What a broker crash
+# can lose"): the bound on what a kill -9 of the broker loses, against the cost of a save.
+DEFAULT_AUTOSAVE_CHANGES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +90,22 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def mosquitto_config(port: int, data_dir: Path, host: str = DEFAULT_HOST) -> str:
+def mosquitto_config(
+    port: int,
+    data_dir: Path,
+    host: str = DEFAULT_HOST,
+    autosave_changes: int = DEFAULT_AUTOSAVE_CHANGES,
+) -> str:
     """The shipped Mosquitto config rendered for one port and data directory."""
     template = resources.files("ioc.broker").joinpath("mosquitto.conf").read_text("utf-8")
     # Run as whoever starts it: as root, Mosquitto would otherwise switch to the `mosquitto`
     # user and fail to write its persistence file in a directory that user does not own.
     return template.format(
-        port=port, host=host, data_dir=data_dir.resolve().as_posix(), user=getpass.getuser()
+        port=port,
+        host=host,
+        data_dir=data_dir.resolve().as_posix(),
+        user=getpass.getuser(),
+        autosave_changes=int(autosave_changes),
     )
 
 
@@ -102,7 +114,14 @@ class MosquittoBroker:
 
     kind = "mosquitto"
 
-    def __init__(self, data_dir: Path, port: int = 0, host: str = DEFAULT_HOST) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        host: str = DEFAULT_HOST,
+        *,
+        autosave_changes: int = DEFAULT_AUTOSAVE_CHANGES,
+    ) -> None:
         binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed")
@@ -110,6 +129,7 @@ class MosquittoBroker:
         self.host = host
         self.port = port or free_port(host)
         self.data_dir = Path(data_dir)
+        self.autosave_changes = autosave_changes
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -120,7 +140,9 @@ class MosquittoBroker:
         """Start (or restart) the process and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(self.port, self.data_dir, self.host))
+        conf.write_text(
+            mosquitto_config(self.port, self.data_dir, self.host, self.autosave_changes)
+        )
         log = open(self.data_dir / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log, stderr=log)
         log.close()
