@@ -86,6 +86,7 @@ class FastPublisher:
     def _connect(self) -> None:
         deadline = time.monotonic() + self.reconnect_timeout_s
         while True:
+            sock: socket.socket | None = None
             try:
                 sock = socket.create_connection((self.broker.host, self.broker.port), timeout=10)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -101,6 +102,9 @@ class FastPublisher:
                 self._sock = sock
                 return
             except OSError as exc:
+                # A broker restarting can accept and then drop the connection: close our end.
+                if sock is not None:
+                    sock.close()
                 if time.monotonic() > deadline:
                     raise PublishError(f"cannot connect to {self.broker}: {exc}") from exc
                 time.sleep(0.2)
