@@ -525,13 +525,16 @@ def run_workers(settings: Settings, options: WorkerOptions, workers: int) -> int
 
 def _other_layouts(settings: Settings, name: str) -> bool:
     # One worker runs in this process unless sessions of a multi-worker layout need draining.
-    # Best effort: with the store down at start the worker itself waits for it.
+    # Best effort and quick (SIGTERM is not handled yet): with the store down or not yet
+    # migrated, the worker itself waits for it, and old layouts are drained at a later start.
     try:
-        store = open_store(settings.db_url, migrate=True)
+        store = open_store(settings.db_url, timeout=1.0)
     except StoreError:
         return False
     try:
         return store.ingest_layouts(name) not in ([], [1])
+    except StoreError:
+        return False
     finally:
         store.close()
 

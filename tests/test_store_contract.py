@@ -163,6 +163,7 @@ def test_a_migration_numbered_below_the_newest_is_still_applied(store):
     with store.transaction() as tx:
         tx.execute("DROP INDEX dead_letters_dedup")
         tx.execute("ALTER TABLE dead_letters DROP COLUMN dedup_key")
+        tx.execute("DROP TABLE ingest_layouts")
         tx.execute("DELETE FROM schema_migrations WHERE version = %s", (6,))
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
