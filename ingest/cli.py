@@ -29,14 +29,16 @@ from ioc.cli import Ctx, pass_ctx
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker processes sharing the subscription.",
+    help="Worker processes, each subscribed to its share of the provinces (client ids "
+    "NAME-IofN; NAME-1 for one). Changing N drains the previous layout's sessions.",
 )
 @click.option(
     "--name",
     default=DEFAULT_NAME,
     show_default=True,
-    help="Client id prefix: workers are NAME-1..NAME-N. Keep it fixed (the broker keeps each "
-    "worker's session and its share of messages under that id); use one name per host.",
+    help="Client id prefix: workers are NAME-1ofN..NAME-NofN (NAME-1 alone). Keep it fixed "
+    "(the broker keeps each worker's session and its share of messages under that id); use one "
+    "name per host.",
 )
 @click.option(
     "--group", default=DEFAULT_GROUP, show_default=True, help="Shared subscription group."
@@ -45,8 +47,9 @@ from ioc.cli import Ctx, pass_ctx
     "--shared",
     is_flag=True,
     default=False,
-    help="Use the shared subscription even with one worker (several hosts splitting the "
-    "load). Always on with --workers above 1.",
+    help="Use the shared subscription $share/GROUP/... (several hosts splitting the load) "
+    "instead of partitions. Mosquitto 2.0 loses shared subscriptions on a restart "
+    "(docs/broker.md).",
 )
 @click.option(
     "--batch-size", type=click.IntRange(1), help="Messages per batch [IOC_INGEST_BATCH_SIZE]."
@@ -104,9 +107,9 @@ from ioc.cli import Ctx, pass_ctx
     "--retire",
     "retire_index",
     type=click.IntRange(1),
-    help="After scaling down: resume worker NAME-INDEX's session, unsubscribe, store what it "
-    "still holds, end the session and exit. A stopped worker's session otherwise keeps "
-    "receiving its share of a shared subscription.",
+    help="After scaling down --shared workers: resume NAME-INDEX's session, unsubscribe, store "
+    "what it still holds, end the session and exit. A stopped worker's session otherwise keeps "
+    "receiving its share of a shared subscription. (Partitioned layouts drain themselves.)",
 )
 @pass_ctx
 def ingest(ctx: Ctx, workers: int, retire_index: int | None, **options: object) -> None:
@@ -122,8 +125,13 @@ def ingest(ctx: Ctx, workers: int, retire_index: int | None, **options: object) 
         opts = replace(opts, index=retire_index, retire=True, shared=True)
         click.echo(f"ingest: retiring {opts.client_id} on {broker}", err=True)
         sys.exit(run_workers(settings, opts, 1))
+    first, last = (
+        (f"{opts.name}-1", f"{opts.name}-{workers}")
+        if opts.shared or workers == 1
+        else (f"{opts.name}-1of{workers}", f"{opts.name}-{workers}of{workers}")
+    )
     click.echo(
-        f"ingest: {workers} worker(s) {opts.name}-1..{workers} on {broker} "
+        f"ingest: {workers} worker(s) {first}..{last} on {broker} "
         f"-> {safe_url(settings.db_url)}; Ctrl+C or SIGTERM drains and stops",
         err=True,
     )

@@ -35,6 +35,8 @@ COUNTERS = {
     "acked": "Messages acknowledged to the broker after their batch committed.",
     "ack_skipped": "Committed messages not acked because their connection had closed "
     "(the broker redelivers them; the store drops the copies).",
+    "foreign": "Messages the catch-all worker acked without storing: a province another "
+    "partition's session stores.",
     "batches": "Batches committed.",
     "store_errors": "Failed store writes (each is retried).",
 }
@@ -54,6 +56,8 @@ class WorkerStats:
     alarms_opened: int = 0
     acked: int = 0
     ack_skipped: int = 0
+    # Acked unstored by the catch-all worker: another partition's session stores them.
+    foreign: int = 0
     batches: int = 0
     store_errors: int = 0
     connected: bool = False

@@ -130,6 +130,7 @@ class FastPublisher:
                 sock.close()  # type: ignore[union-attr]
                 raise PublishError(f"broker {self.broker} certificate not trusted: {exc}") from exc
             except OSError as exc:
+                # A broker restarting can accept and then drop the connection: close our end.
                 if sock is not None:
                     sock.close()
                 if time.monotonic() > deadline:
@@ -163,9 +164,20 @@ class FastPublisher:
         if self._sock is None:
             self._connect()
         while acked < n:
-            sock = self._sock
-            assert sock is not None
             try:
+                if self._sock is None:
+                    self._connect()
+                    # QoS 1: everything not acknowledged is sent again, flagged as a duplicate.
+                    # Inside the try: the new connection may fail too, and is retried the same way.
+                    resend = bytearray()
+                    for mid, index in inflight.items():
+                        resend += publish_packet(
+                            topics[index], messages[index][1], mid, retain=retain, dup=True
+                        )
+                    if resend:
+                        self._sock.sendall(resend)  # type: ignore[union-attr]
+                sock = self._sock
+                assert sock is not None
                 out = bytearray()
                 while next_index < n and len(inflight) < self.window and len(out) < 262144:
                     while next_mid in inflight:
@@ -196,15 +208,6 @@ class FastPublisher:
                     self._sock.close()
                     self._sock = None
                 buf.clear()
-                self._connect()
-                # QoS 1: everything not acknowledged is sent again, flagged as a duplicate.
-                resend = bytearray()
-                for mid, index in inflight.items():
-                    resend += publish_packet(
-                        topics[index], messages[index][1], mid, retain=retain, dup=True
-                    )
-                if resend:
-                    self._sock.sendall(resend)  # type: ignore[union-attr]
         return acked
 
     @staticmethod

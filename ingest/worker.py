@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ingest import partition
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ingest.mqtt import IngestClient, connect_properties, subscription
@@ -63,6 +64,9 @@ class WorkerOptions:
     # Shared when several workers split the load. Mosquitto 2.0 does not keep shared
     # subscriptions over a restart, so one worker alone uses a plain one (docs/broker.md).
     shared: bool = False
+    # Partitioned layout (docs/broker.md): worker `index` of `partitions` subscribes to its
+    # provinces with plain subscriptions. 1 with shared=False is the single-worker layout.
+    partitions: int = 1
     session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S
     keepalive_s: int = DEFAULT_KEEPALIVE_S
     metrics_port: int = 0
@@ -77,7 +81,9 @@ class WorkerOptions:
     @property
     def client_id(self) -> str:
         """Fixed per worker, so a restarted worker resumes its broker session."""
-        return f"{self.name}-{self.index}"
+        if self.shared:
+            return f"{self.name}-{self.index}"
+        return partition.client_id(self.name, self.index, self.partitions)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerOptions:
@@ -122,6 +128,12 @@ class IngestWorker:
         self._last_message = time.monotonic()
         self.client: IngestClient | None = None
         self.writer: BatchWriter | None = None
+        # The catch-all worker of a partitioned layout acks, unstored, what another owns.
+        self._owner = (
+            partition.Owner(settings.topic_prefix, options.index, options.partitions)
+            if options.partitions > 1 and options.index == 1 and not options.shared
+            else None
+        )
         self._writer_thread: threading.Thread | None = None
         self._writer_ok = True
 
@@ -208,6 +220,12 @@ class IngestWorker:
         store = self._open_store()
         if store is None:
             return False
+        if not opts.shared and not opts.retire and opts.partitions == 1:
+            # So that a later `--workers N` drains this session (the supervisor records its own).
+            try:
+                store.record_ingest_layout(opts.name, 1)
+            except StoreError as exc:
+                logger.warning("%s: could not record the layout: %s", opts.client_id, exc)
         # Load the geography (communes, country outline, point index) before the first
         # message, not during it: it takes about a second.
         geography().locate(21.0285, 105.8542)
@@ -343,6 +361,13 @@ class IngestWorker:
         self._last_message = time.monotonic()
         if self._draining:
             return  # not acked: the broker redelivers it to this session next time
+        if self._owner is not None and self._owner.elsewhere(topic):
+            # The owning worker's own session holds a copy; this one is not ours to store.
+            self.stats.foreign += 1
+            with self._ack_lock:
+                if self.client is not None:
+                    self.client.ack_many([mid])
+            return
         assert self.writer is not None
         self.writer.submit(topic, payload, mid, self._generation)
 
@@ -391,24 +416,26 @@ class IngestWorker:
             "resumed" if flags.session_present else "new",
         )
         self._connects += 1
-        topic = self._subscription()
         if self.options.retire:
             # What the session already holds keeps coming; nothing new is routed to it.
             prefix, group = self.settings.topic_prefix, self.options.group
-            client.unsubscribe([subscription(prefix, group, True), subscription(prefix, group, False)]
-                               if self.broker.v5 else [topic])  # fmt: skip
+            client.unsubscribe(
+                [*self._filters(), subscription(prefix, group, True), subscription(prefix, group, False)]
+                if self.broker.v5 else self._filters()
+            )  # fmt: skip
             self._last_message = time.monotonic()
             self._unsubscribed = True
             logger.warning(
                 "%s: retiring: unsubscribed, storing what is left", self.options.client_id
             )
         elif self.broker.v5:
-            client.subscribe(topic, options=SubscribeOptions(qos=1))
-            # A session kept from a run in the other mode would get every message twice.
-            other = subscription(self.settings.topic_prefix, self.options.group, not self._shared)
-            client.unsubscribe(other)
+            client.subscribe([(f, SubscribeOptions(qos=1)) for f in self._filters()])
+            if self.options.partitions == 1:
+                # A session kept from a run in the other mode would get every message twice.
+                prefix, group = self.settings.topic_prefix, self.options.group
+                client.unsubscribe(subscription(prefix, group, not self._shared))
         else:
-            client.subscribe(topic, qos=1)
+            client.subscribe([(f, 1) for f in self._filters()])
 
     @property
     def _shared(self) -> bool:
@@ -416,7 +443,14 @@ class IngestWorker:
         return self.options.shared and self.broker.v5
 
     def _subscription(self) -> str:
-        return subscription(self.settings.topic_prefix, self.options.group, self._shared)
+        filters = self._filters()
+        return filters[0] if len(filters) == 1 else f"{len(filters)} province filters"
+
+    def _filters(self) -> list[str]:
+        prefix = self.settings.topic_prefix
+        if self.options.partitions > 1 and not self.options.shared:
+            return partition.topic_filters(prefix, self.options.index, self.options.partitions)
+        return [subscription(prefix, self.options.group, self._shared)]
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any
@@ -483,9 +517,90 @@ def run_workers(settings: Settings, options: WorkerOptions, workers: int) -> int
     BrokerUrl.parse(settings.mqtt_url)  # fail fast on a bad URL
     if options.retire:
         return IngestWorker(settings, options).run()
-    if workers == 1:
+    if workers == 1 and (options.shared or not _other_layouts(settings, options.name)):
         return IngestWorker(settings, options).run()
     return _Supervisor(settings, options, workers).run()
+
+
+def _other_layouts(settings: Settings, name: str) -> bool:
+    # One worker runs in this process unless sessions of a multi-worker layout need draining.
+    # Best effort and quick (SIGTERM is not handled yet): with the store down or not yet
+    # migrated, the worker itself waits for it, and old layouts are drained at a later start.
+    try:
+        store = open_store(settings.db_url, timeout=1.0)
+    except StoreError:
+        return False
+    try:
+        return store.ingest_layouts(name) not in ([], [1])
+    except StoreError:
+        return False
+    finally:
+        store.close()
+
+
+def ensure_sessions(
+    settings: Settings, options: WorkerOptions, workers: int, stop: threading.Event
+) -> bool:
+    """Create (or resume) each session of a `workers`-worker layout with its subscriptions."""
+    broker = BrokerUrl.parse(settings.mqtt_url)
+    for index in range(1, workers + 1):
+        opts = replace(options, index=index, partitions=workers, shared=False)
+        filters = partition.topic_filters(settings.topic_prefix, index, workers)
+        backoff = 0.5
+        while not _subscribe_once(broker, opts, filters):
+            if stop.wait(backoff):
+                return False
+            backoff = min(backoff * 2, 5.0)
+    return True
+
+
+def _subscribe_once(broker: BrokerUrl, opts: WorkerOptions, filters: list[str]) -> bool:
+    done = threading.Event()
+    granted: list[bool] = []
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=opts.client_id,
+        protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
+        clean_session=None if broker.v5 else False,
+        # Nothing is acked: what the session already holds stays queued for the worker.
+        manual_ack=True,
+    )
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+
+    def on_connect(c: mqtt.Client, u: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            done.set()
+        elif broker.v5:
+            c.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        else:
+            c.subscribe([(f, 1) for f in filters])
+
+    def on_subscribe(c: mqtt.Client, u: Any, mid: int, reasons: list[Any], props: Any) -> None:
+        granted.extend(not r.is_failure and r.value == 1 for r in reasons)
+        done.set()
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    try:
+        if broker.v5:
+            # Receive-maximum 1: a resumed session sends at most one message here, unacked.
+            props = connect_properties(session_expiry_s=opts.session_expiry_s, receive_maximum=1)
+            client.connect(broker.host, broker.port, clean_start=False, properties=props)
+        else:
+            client.connect(broker.host, broker.port)
+    except OSError as exc:
+        logger.warning("cannot reach broker %s to create %s: %s", broker, opts.client_id, exc)
+        return False
+    client.loop_start()
+    try:
+        ok = done.wait(10) and len(granted) == len(filters) and all(granted)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if not ok:
+        logger.warning("could not subscribe session %s", opts.client_id)
+    return ok
 
 
 class _Supervisor:
@@ -500,21 +615,103 @@ class _Supervisor:
         self.restarts: dict[int, int] = {}
         self.started: dict[int, float] = {}
         self.stopping = threading.Event()
+        self.retiring: dict[tuple[int, int], Any] = {}
+        self.failed_layouts: set[int] = set()
 
     def _options(self, index: int) -> WorkerOptions:
         port = self.options.metrics_port + index - 1 if self.options.metrics_port else 0
         # The supervisor migrated the schema once; N workers racing to do it would conflict.
-        return replace(self.options, index=index, metrics_port=port, migrate=False, shared=True)
+        partitions = 1 if self.options.shared else self.workers
+        return replace(
+            self.options, index=index, metrics_port=port, migrate=False, partitions=partitions
+        )
 
     def _start(self, index: int) -> None:
+        options = self._options(index)
         proc = self.ctx.Process(
             target=_child_main,
-            args=(self.settings, self._options(index), os.getpid()),
-            name=f"{self.options.name}-{index}",
+            args=(self.settings, options, os.getpid()),
+            name=options.client_id,
         )
         proc.start()
         self.procs[index] = proc
         self.started[index] = time.monotonic()
+
+    def _layout_transition(self) -> list[int]:
+        """Record this layout, create its sessions, and return the old layouts to drain."""
+        if self.options.shared:
+            return []
+        name, workers = self.options.name, self.workers
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                store = open_store(self.settings.db_url, migrate=False)
+                try:
+                    recorded = set(store.ingest_layouts(name))
+                    # Recorded before its sessions exist: a crash from here on leaves it listed.
+                    store.record_ingest_layout(name, workers)
+                finally:
+                    store.close()
+                break
+            except StoreError as exc:
+                logger.warning("store not reachable (%s); retrying in %.1f s", exc, backoff)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        else:
+            return []
+        old = sorted(recorded - {workers})
+        if old:
+            # The new sessions must hold their subscriptions before an old one unsubscribes:
+            # a message published when no subscription matches is dropped by the broker.
+            if not ensure_sessions(self.settings, self._options(1), workers, self.stopping):
+                return []
+            logger.warning(
+                "ingest layout changed to %d worker(s): draining the sessions of %s",
+                workers,
+                ", ".join(f"{m} worker(s)" for m in old),
+            )
+        return old
+
+    def _start_retire(self, layout: int, index: int) -> None:
+        options = replace(
+            self.options,
+            index=index,
+            partitions=layout,
+            shared=False,
+            retire=True,
+            metrics_port=0,
+            migrate=False,
+        )
+        proc = self.ctx.Process(
+            target=_child_main,
+            args=(self.settings, options, os.getpid()),
+            name=f"retire-{options.client_id}",
+        )
+        proc.start()
+        self.retiring[(layout, index)] = proc
+
+    def _check_retired(self) -> None:
+        for key, proc in list(self.retiring.items()):
+            if proc.is_alive():
+                continue
+            del self.retiring[key]
+            layout = key[0]
+            if proc.exitcode != 0:
+                # The layout stays recorded; the next start drains it again.
+                logger.error("draining %s failed (exit %s)", proc.name, proc.exitcode)
+                self.failed_layouts.add(layout)
+                continue
+            if layout in self.failed_layouts or any(k[0] == layout for k in self.retiring):
+                continue
+            try:
+                store = open_store(self.settings.db_url, migrate=False)
+                try:
+                    store.forget_ingest_layout(self.options.name, layout)
+                finally:
+                    store.close()
+                logger.warning("every session of the %d-worker layout is drained and ended", layout)
+            except StoreError as exc:
+                logger.error("could not record the drained %d-worker layout: %s", layout, exc)
 
     def _migrate(self) -> bool:
         backoff = 0.5
@@ -536,10 +733,15 @@ class _Supervisor:
             signal.signal(sig, self._on_signal)
         if self.options.migrate and not self._migrate():
             return 0
+        old_layouts = self._layout_transition()
         for index in range(1, self.workers + 1):
             self._start(index)
+        for layout in old_layouts:
+            for index in range(1, layout + 1):
+                self._start_retire(layout, index)
         next_start: dict[int, float] = {}
         while not self.stopping.wait(0.5):
+            self._check_retired()
             for index, proc in self.procs.items():
                 if proc.is_alive() or index in next_start:
                     continue
@@ -560,13 +762,13 @@ class _Supervisor:
                     del next_start[index]
                     self._start(index)
         logger.warning("stopping %d ingest workers", len(self.procs))
-        for proc in self.procs.values():
+        for proc in [*self.procs.values(), *self.retiring.values()]:
             if proc.is_alive() and proc.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.options.drain_timeout_s + 15
         code = 0
-        for proc in self.procs.values():
+        for proc in [*self.procs.values(), *self.retiring.values()]:
             proc.join(max(0.1, deadline - time.monotonic()))
             if proc.is_alive():
                 logger.error("worker %s did not stop in time; killing it", proc.name)

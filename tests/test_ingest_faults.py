@@ -357,9 +357,7 @@ def test_sigterm_drains_what_it_holds_and_exits_cleanly(mqtt_broker, sqlite_url,
 
 
 @pytest.mark.postgres
-def test_two_workers_split_a_shared_subscription_and_a_dead_one_is_restarted(
-    mqtt_broker, pg_url, tmp_path
-):
+def test_two_workers_split_the_provinces_and_a_dead_one_is_restarted(mqtt_broker, pg_url, tmp_path):
     n = 12000
     store = open_store(pg_url)
     worker = ingest(pg_url, mqtt_broker.url, tmp_path, "--batch-size", "500", workers=2,
@@ -380,8 +378,8 @@ def test_two_workers_split_a_shared_subscription_and_a_dead_one_is_restarted(
     assert worker.terminate() == 0
     assert "restarting" in worker.log_tail(100000)
     assert sorted(h.worker_id for h in store.workers()) == [
-        "ioc-ingest-pair-1",
-        "ioc-ingest-pair-2",
+        "ioc-ingest-pair-1of2",
+        "ioc-ingest-pair-2of2",
     ]
     assert store.count_events() == n
     assert rollup_total(store) == n
@@ -397,7 +395,7 @@ def test_scaling_down_retires_a_session_without_losing_its_share(mqtt_broker, pg
         with FastPublisher(mqtt_broker.url, client_id=f"test-scale-{i}") as pub:
             assert pub.publish(batches[i]) == 1000
 
-    pair = ingest(pg_url, mqtt_broker.url, tmp_path, workers=2, name="scale").start()
+    pair = ingest(pg_url, mqtt_broker.url, tmp_path, "--shared", workers=2, name="scale").start()
     pair.wait_ready()
     publish(0)
     assert wait_stored(store, 1000, pair) == 1000

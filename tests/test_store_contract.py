@@ -132,6 +132,49 @@ def test_dead_letters_keep_raw_bytes_and_reason(store):
     assert store.count_dead_letters() == 1
 
 
+def test_a_redelivered_dead_letter_is_stored_once(store):
+    raw = b"{not json"
+    bad = DeadLetter("ioc/v1/46/x", raw, "not JSON", "w1")
+    first = store.write_batch([], dead_letters=[bad, bad])
+    # Twice in one batch and again in a later batch (a redelivery after a crash before the
+    # ack, possibly seen by another worker): one row, the first reason kept.
+    again = store.write_batch([], dead_letters=[DeadLetter("ioc/v1/46/x", raw, "other", "w2")])
+    assert (first.dead_letters, first.dead_letter_duplicates) == (1, 1)
+    assert (again.dead_letters, again.dead_letter_duplicates) == (0, 1)
+    assert store.count_dead_letters() == 1
+    assert store.dead_letters()[0].reason == "not JSON"
+    # Same payload on another topic, or another payload on the same topic: distinct letters.
+    other = store.write_batch(
+        [],
+        dead_letters=[
+            DeadLetter("ioc/v1/46/y", raw, "not JSON"),
+            DeadLetter("ioc/v1/46/x", raw + b" ", "not JSON"),
+            # The key separates topic and payload: this is not ("ioc/v1/46/x", raw).
+            DeadLetter("ioc/v1/46/", b"x" + raw, "not JSON"),
+        ],
+    )
+    assert other.dead_letters == 3
+    assert store.count_dead_letters() == 4
+
+
+def test_a_migration_numbered_below_the_newest_is_still_applied(store):
+    # Branches number migrations independently: a store that already has a higher version
+    # must still get one merged later. Undo 0006, record a later version, migrate again.
+    with store.transaction() as tx:
+        tx.execute("DROP INDEX dead_letters_dedup")
+        tx.execute("ALTER TABLE dead_letters DROP COLUMN dedup_key")
+        tx.execute("DROP TABLE ingest_layouts")
+        tx.execute("DELETE FROM schema_migrations WHERE version = %s", (6,))
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+            (999, "later", "2026-01-01"),
+        )
+    assert store.migrate() == [6]
+    assert store.migrate() == []
+    store.write_batch([], dead_letters=[DeadLetter("t", b"x", "r")] * 2)
+    assert store.count_dead_letters() == 1
+
+
 def test_alarm_lifecycle_merges_and_logs(store):
     trig = AlarmTrigger(
         rule="panic",

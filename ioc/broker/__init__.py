@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MQTT_PORT = 1883
 DEFAULT_MQTTS_PORT = 8883
+# Mosquitto saves its state after this many changes (docs/broker.md, "What a broker crash
+# can lose"): the bound on what a kill -9 of the broker loses, against the cost of a save.
+DEFAULT_AUTOSAVE_CHANGES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,7 @@ def mosquitto_config(
     secure: bool = False,
     tls: TlsFiles | None = None,
     tls_port: int = 0,
+    autosave_changes: int = DEFAULT_AUTOSAVE_CHANGES,
 ) -> str:
     """The shipped Mosquitto config rendered for one port and data directory."""
     template = resources.files("ioc.broker").joinpath("mosquitto.conf").read_text("utf-8")
@@ -180,6 +184,7 @@ def mosquitto_config(
         data_dir=data_dir.resolve().as_posix(),
         user=getpass.getuser(),
         access=access,
+        autosave_changes=int(autosave_changes),
     )
 
 
@@ -213,6 +218,7 @@ class MosquittoBroker:
         secure: bool = False,
         tls: TlsFiles | None = None,
         tls_port: int = 0,
+        autosave_changes: int = DEFAULT_AUTOSAVE_CHANGES,
     ) -> None:
         binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
         if binary is None:
@@ -229,6 +235,7 @@ class MosquittoBroker:
         self.tls = tls
         self.tls_port = (tls_port or free_port(host)) if tls is not None else 0
         self.service_urls: dict[str, str] = {}
+        self.autosave_changes = autosave_changes
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -258,6 +265,7 @@ class MosquittoBroker:
                 secure=self.secure,
                 tls=self.tls,
                 tls_port=self.tls_port,
+                autosave_changes=self.autosave_changes,
             )
         )
         log = open(self.data_dir / "mosquitto.log", "ab")

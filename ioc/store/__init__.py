@@ -33,8 +33,11 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, migrate: bool = False) -> Store:
-    """Open the store at url; with migrate=True bring its schema up to date first."""
+def open_store(url: str, *, migrate: bool = False, timeout: float | None = None) -> Store:
+    """Open the store at url; with migrate=True bring its schema up to date first.
+
+    timeout: seconds a PostgreSQL transaction waits for a connection (default 10).
+    """
     if url.startswith("sqlite:"):
         from ioc.store.sqlite import SqliteStore
 
@@ -42,7 +45,7 @@ def open_store(url: str, *, migrate: bool = False) -> Store:
     elif url.startswith(("postgresql://", "postgres://")):
         from ioc.store.postgres import PostgresStore
 
-        store = PostgresStore(url)
+        store = PostgresStore(url) if timeout is None else PostgresStore(url, timeout=timeout)
     else:
         raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path or postgresql://...")
     if migrate:

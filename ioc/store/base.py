@@ -3,6 +3,7 @@ the queries both dialects share live here, written with %s placeholders."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -99,6 +100,12 @@ def where_clause(predicates: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+def dead_letter_key(topic: str, payload: bytes) -> bytes:
+    """The dedup key of a dead letter: sha256 of the topic, a NUL byte, and the raw payload."""
+    # The NUL separates them so that ("a/b", b"c") and ("a/", b"bc") never share a key.
+    return hashlib.sha256(topic.encode("utf-8", "surrogateescape") + b"\0" + payload).digest()
+
+
 def _record(cls: type, row: dict[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
@@ -176,9 +183,12 @@ class Store(KpiQueries, SecurityQueries, ABC):
                     "CREATE TABLE schema_migrations "
                     "(version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)"
                 )
-        current = self.schema_version()
+        with self.transaction(readonly=True) as tx:
+            done = {int(r["version"]) for r in tx.fetch("SELECT version FROM schema_migrations")}
         for version, name, script in self.migrations():
-            if version <= current:
+            # By set, not by the highest version: migrations are numbered per branch, so one
+            # merged after a higher-numbered one (0005 after 0006) must still be applied.
+            if version in done:
                 continue
             with self.transaction() as tx:
                 self._run_script(tx, script)
@@ -225,28 +235,36 @@ class Store(KpiQueries, SecurityQueries, ABC):
                     alarms_opened += self._open_or_merge(tx, trigger)[1]
             for province, status in statuses:
                 self._apply_status(tx, province, status)
-            if dead_letters:
-                tx.executemany(
-                    "INSERT INTO dead_letters (received_at, topic, payload, reason, worker) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    [
-                        (
-                            self._to_db(d.received_at or datetime.now(UTC)),
-                            d.topic,
-                            d.payload,
-                            d.reason,
-                            d.worker,
-                        )
-                        for d in dead_letters
-                    ],
-                )
+            dead = self._insert_dead_letters(tx, dead_letters) if dead_letters else 0
         return WriteResult(
             inserted=len(inserted),
             duplicates=len(events) - len(inserted),
-            dead_letters=len(dead_letters),
+            dead_letters=dead,
+            dead_letter_duplicates=len(dead_letters) - dead,
             statuses=len(statuses),
             alarms_opened=alarms_opened,
         )
+
+    def _insert_dead_letters(self, tx: Tx, dead_letters: Sequence[DeadLetter]) -> int:
+        # One row per (topic, payload) ever: a redelivery of a message already dead-lettered
+        # (crash between commit and ack, broker restored from an older save) is skipped.
+        now = datetime.now(UTC)
+        inserted = 0
+        for d in dead_letters:
+            rows = tx.fetch(
+                "INSERT INTO dead_letters (received_at, topic, payload, reason, worker, dedup_key) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+                (
+                    self._to_db(d.received_at or now),
+                    d.topic,
+                    d.payload,
+                    d.reason,
+                    d.worker,
+                    dead_letter_key(d.topic, d.payload),
+                ),
+            )
+            inserted += len(rows)
+        return inserted
 
     def _apply_rollups(self, tx: Tx, inserted: Sequence[Event]) -> None:
         hourly, daily = rollup_deltas(
@@ -451,6 +469,29 @@ class Store(KpiQueries, SecurityQueries, ABC):
             )
             for r in rows
         ]
+
+    def ingest_layouts(self, name: str) -> list[int]:
+        """Worker counts of the ingest layouts recorded under this client id prefix."""
+        rows = self._rows(
+            "SELECT workers FROM ingest_layouts WHERE name = %s ORDER BY workers", (name,)
+        )
+        return [int(r["workers"]) for r in rows]
+
+    def record_ingest_layout(self, name: str, workers: int) -> None:
+        """Remember that sessions of this layout exist (before they are created)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO ingest_layouts (name, workers, recorded_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name, workers) DO NOTHING",
+                (name, int(workers), self._to_db(datetime.now(UTC))),
+            )
+
+    def forget_ingest_layout(self, name: str, workers: int) -> None:
+        """Drop a layout whose sessions have all been drained and ended."""
+        with self.transaction() as tx:
+            tx.execute(
+                "DELETE FROM ingest_layouts WHERE name = %s AND workers = %s", (name, int(workers))
+            )
 
     def count_dead_letters(self) -> int:
         """Number of dead letters kept."""

@@ -30,6 +30,8 @@ class WriteResult:
     inserted: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    # Dead letters already stored from an earlier delivery of the same topic and payload.
+    dead_letter_duplicates: int = 0
     statuses: int = 0
     alarms_opened: int = 0
 
