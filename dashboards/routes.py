@@ -44,17 +44,18 @@ def _snapshot(event_id: str) -> flask.Response:
     if event is None:
         raise NotFound()
     check_place(user, event.province, "snapshot")
-    ref = snapshot_ref(event)
-    if ref is None or not ref.get("path"):
+    ref = snapshot_ref(event) or {}
+    path, sha256, size = ref.get("path"), ref.get("sha256"), ref.get("size")
+    if not (isinstance(path, str) and isinstance(sha256, str) and isinstance(size, int)):
         raise NotFound()
     # Only files under the snapshot root whose bytes match the event's hash are served.
-    data = read_snapshot(svc.snapshot_dir, ref["path"], ref["sha256"], ref["size"])
+    data = read_snapshot(svc.snapshot_dir, path, sha256, size)
     if data is None:
         raise NotFound()
     response = flask.Response(data, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(ref["sha256"])
+    response.set_etag(sha256)
     return response.make_conditional(flask.request)
 
 

@@ -64,11 +64,3 @@ def read_snapshot(root: Path, path: str, sha256: str, size: int) -> bytes | None
     if hashlib.sha256(data).hexdigest() != sha256:
         return None
     return data
-
-
-def served_root_is_safe(root: Path, data_dir: Path, secrets: list[Path]) -> bool:
-    """True when no secret file and not the data directory itself lies under the served root."""
-    base = root.resolve()
-    if data_dir.resolve().is_relative_to(base):
-        return False
-    return not any(s.resolve().is_relative_to(base) for s in secrets)

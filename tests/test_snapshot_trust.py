@@ -137,7 +137,10 @@ def stored_snapshot(store, source: str, path: str, ref: dict) -> Event:
         "camera.snapshot",
         source=source,
         severity=0,
-        attrs={"reason": "manual", "snapshot": {"path": "placeholder.jpg", **ref}},
+        attrs={
+            "reason": "manual",
+            "snapshot": {"path": "placeholder.jpg", "sha256": "0" * 64, "size": 1},
+        },
     )
     attrs = {"reason": "manual", "snapshot": {"path": path, **ref}}
     forged = Event.model_construct(**{**event.__dict__, "attrs": attrs})
@@ -162,6 +165,10 @@ def test_serving_refuses_what_ingest_would_have_refused(web):
     for path in ("../secret_key", str(data / "secret_key"), "../ioc.db"):
         event = stored_snapshot(store, "cam-2", path, ref)
         assert client.get(f"/snapshots/event/{event.id}").status_code == 404, path
+    # A row whose reference lost its hash or size is a 404, not a server error.
+    for partial in ({"size": ref["size"]}, {"sha256": ref["sha256"]}, {"sha256": 1, "size": "8"}):
+        event = stored_snapshot(store, "cam-2", "cam-2/a.jpg", partial)
+        assert client.get(f"/snapshots/event/{event.id}").status_code == 404, partial
 
 
 def test_a_symlink_out_of_the_root_is_not_followed(web, tmp_path):
