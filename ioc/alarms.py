@@ -1,20 +1,37 @@
 """Alarm rules: which events open an alarm, and which repeats merge into one.
 
 The ingest writer applies these in the same transaction that stores the events,
-so each stored event is considered exactly once.
+so each stored event is considered exactly once. The store imports this module;
+it imports nothing of the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ioc.events import Event
-from ioc.store.models import AlarmTrigger
 
 # SLA targets an operator is measured against (seconds), by severity.
 ACK_SLA_S = {4: 60, 3: 180, 2: 600, 1: 1800, 0: 3600}
 RESOLVE_SLA_S = {4: 1800, 3: 3600, 2: 4 * 3600, 1: 24 * 3600, 0: 24 * 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTrigger:
+    """An event that a rule decided should open (or merge into) an alarm."""
+
+    rule: str
+    dedup_key: str
+    source: str
+    kind: str
+    province: str
+    ward: str | None
+    severity: int
+    title: str
+    event_id: str
+    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ioc.alarms import AlarmTrigger
+
+__all__ = ["AlarmTrigger"]  # defined with the alarm rules, below the store
+
 ROLES = ("operator", "leader", "engineer", "admin")
 ALARM_STATES = ("open", "acknowledged", "resolved")
 ALARM_ACTIONS = ("opened", "merged", "acknowledge", "assign", "comment", "resolve")
@@ -66,22 +70,6 @@ class RollupRow:
     n: int
     n_high: int
     ward: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmTrigger:
-    """An event that a rule decided should open (or merge into) an alarm."""
-
-    rule: str
-    dedup_key: str
-    source: str
-    kind: str
-    province: str
-    ward: str | None
-    severity: int
-    title: str
-    event_id: str
-    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
