@@ -29,7 +29,7 @@ def run_side_by_side(store: Store, calls: Sequence[Callable[[], Any]]) -> list[A
     On SQLite they run one after the other: its connections are per thread and a fresh
     thread would open (and keep) a new one; its reads are fast enough in sequence anyway.
     """
-    if store.dialect != "postgres" or len(calls) < 2:
+    if not store.parallel_reads or len(calls) < 2:
         return [call() for call in calls]
     # A pool per call: a long-lived one would not survive a fork, nor dash.testing's
     # thread killer, and these few threads cost well under a millisecond.

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from ingest.harness import WorkerProcess
 from ingest.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.publisher import FastPublisher
 from ioc.broker import free_port
+from ioc.facts import kpi_facts
 from ioc.store import Store, open_store
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -73,9 +75,14 @@ def wait_stored(store: Store, n: int, worker: WorkerProcess, timeout: float = 90
 
 
 def rollup_total(store: Store) -> int:
-    """Events counted by the hourly rollup (each stored event exactly once)."""
+    """Stored events if the KPI state derived at ingest counts each one's facts once, else -1."""
     now = datetime.now(UTC)
-    return sum(r.n for r in store.hourly_counts(now - timedelta(days=2), now + timedelta(hours=2)))
+    since = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    until = (now + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    events = store.find_events(since=since, until=until, limit=1_000_000)
+    expected = Counter(m for e in events for m in kpi_facts(e))
+    got = store.kpi_counts(sorted(expected), since, until, group="total")
+    return len(events) if {r["metric"]: r["n"] for r in got} == expected else -1
 
 
 def ingest(db_url: str, mqtt_url: str, tmp_path: Path, *args: str, workers: int = 1,

@@ -1,17 +1,20 @@
-"""The ingest write path gives the same rollups and device state on both backends.
+"""The ingest write path gives the same KPI fact counts and device state on both backends.
 
-PostgreSQL derives rollups and device state in SQL, in the statement that inserts
-the events; SQLite in Python (ioc.store.base). Both must agree row for row.
+PostgreSQL derives device state and the KPI fact grains in SQL; SQLite in Python
+(ioc.store.write, ioc.store.kpi_state). Both must agree row for row.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ingest.loadgen import make_events
+from ioc import kpi
+from ioc.facts import local_day, local_midnight
 from ioc.store import open_store
 
 pytestmark = pytest.mark.postgres
@@ -19,31 +22,31 @@ pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 11, 20, 23, 50, tzinfo=UTC)  # batches straddle an hour and a UTC day
 
 
+METRICS = (*kpi.INCIDENT_KINDS, kpi.ARRIVAL_METRIC, kpi.ON_TIME_METRIC, kpi.TRIP_METRIC)
+
+
 def _snapshot(store) -> tuple:
-    since, until = T0 - timedelta(days=1), T0 + timedelta(days=1)
-    hourly = sorted((r.bucket, r.province, r.kind, r.n, r.n_high)
-                    for r in store.hourly_counts(since, until))  # fmt: skip
-    # SQLite returns the day as a midnight datetime, PostgreSQL as a date: compare days.
-    daily = sorted(
-        (
-            r.bucket.date() if isinstance(r.bucket, datetime) else r.bucket,
-            r.province,
-            r.ward,
-            r.kind,
-            r.n,
-            r.n_high,
-        )
-        for r in store.daily_ward_counts(date(2026, 11, 19), date(2026, 11, 23))
-    )
+    # Hour windows read the hourly grains, whole local days the daily ones.
+    hours = (kpi.floor_hour(T0) - timedelta(hours=1), kpi.floor_hour(T0) + timedelta(hours=2))
+    day = local_day(T0 + timedelta(minutes=20))
+    days = (local_midnight(day), local_midnight(day + timedelta(days=1)))
+    hourly = sorted((r["bucket"], r["metric"], r["n"])
+                    for r in store.kpi_count_series(METRICS, *hours, "hour"))  # fmt: skip
+    hourly_ward = sorted((r["unit"], r["metric"], r["n"])
+                         for r in store.kpi_counts(METRICS, *hours, group="ward"))  # fmt: skip
+    daily = sorted((r["bucket"], r["metric"], r["n"])
+                   for r in store.kpi_count_series(METRICS, *days, "day"))  # fmt: skip
+    daily_ward = sorted((r["unit"], r["metric"], r["n"])
+                        for r in store.kpi_counts(METRICS, *days, group="ward"))  # fmt: skip
     devices = sorted(
         (d.source, d.province, d.ward, d.domain, d.lat, d.lon, d.last_ts, d.last_kind,
          d.last_severity, d.last_event_id, d.last_attrs)
         for d in store.devices()
     )  # fmt: skip
-    return hourly, daily, devices
+    return hourly, hourly_ward, daily, daily_ward, devices
 
 
-def test_rollups_and_device_state_match_across_backends(sqlite_url, pg_url):
+def test_kpi_facts_and_device_state_match_across_backends(sqlite_url, pg_url):
     events = make_events(3000, run_id="same", now=T0 + timedelta(minutes=20),
                          window=timedelta(minutes=40), seed=3)  # fmt: skip
     rnd = random.Random(4)
@@ -55,7 +58,7 @@ def test_rollups_and_device_state_match_across_backends(sqlite_url, pg_url):
     for url in (sqlite_url, pg_url):
         store = open_store(url, migrate=True)
         counts = [store.write_batch(b) for b in batches]
-        results[store.dialect] = (
+        results[store.backend] = (
             _snapshot(store),
             [(r.inserted, r.duplicates) for r in counts],
             store.count_events(),
@@ -64,8 +67,15 @@ def test_rollups_and_device_state_match_across_backends(sqlite_url, pg_url):
     sqlite, postgres = results["sqlite"], results["postgres"]
     assert sqlite[2] == postgres[2] == 3000
     assert sqlite[1] == postgres[1]
-    for name, a, b in zip(("hourly", "daily", "devices"), sqlite[0], postgres[0], strict=True):
-        assert a == b, f"{name} rollups differ between backends"
-    hourly = postgres[0][0]
-    assert sum(row[3] for row in hourly) == 3000
-    assert len({row[0] for row in hourly}) == 2, "the batches straddle two hours"
+    names = ("hourly", "hourly by ward", "daily", "daily by ward", "devices")
+    for name, a, b in zip(names, sqlite[0], postgres[0], strict=True):
+        assert a == b, f"{name} KPI state differs between backends"
+    expected = Counter(m for e in events for m in kpi.kpi_facts(e))
+    assert sum(expected.values()) > 0
+    for grain in postgres[0][:4]:
+        got = Counter()
+        for _, metric, n in grain:
+            if metric != kpi.TRIP_METRIC:
+                got[metric] += n
+        assert got == expected, "each stored event's KPI facts are counted once"
+    assert len({row[0] for row in postgres[0][0]}) == 2, "the batches straddle two hours"

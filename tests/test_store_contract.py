@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ioc.events import DeviceStatus, Event
+from ioc.facts import local_day, local_midnight
 from ioc.store import AlarmTrigger, DeadLetter, StoreError, WorkerHealth, open_store
 
 T0 = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
@@ -49,7 +50,6 @@ def test_migrate_is_idempotent_and_versioned(store):
     assert status["schema_version"] == status["latest_migration"]
     assert set(store.table_counts()) >= {
         "events",
-        "rollup_hourly",
         "devices",
         "alarms",
         "users",
@@ -58,7 +58,7 @@ def test_migrate_is_idempotent_and_versioned(store):
     }
 
 
-def test_events_are_unique_per_id_and_rollups_count_once(store):
+def test_events_are_unique_per_id_and_kpi_facts_count_once(store):
     batch = [ev(i, ts=T0 + timedelta(minutes=i)) for i in range(10)]
     first = store.write_batch(batch)
     assert (first.inserted, first.duplicates) == (10, 0)
@@ -66,13 +66,23 @@ def test_events_are_unique_per_id_and_rollups_count_once(store):
     again = store.write_batch(batch[:5] + [ev(100), ev(100)])
     assert (again.inserted, again.duplicates) == (1, 6)
     assert store.count_events() == 11
-    hourly = store.hourly_counts(T0 - timedelta(hours=1), T0 + timedelta(hours=2))
-    assert sum(r.n for r in hourly) == 11
-    assert {(r.province, r.kind) for r in hourly} == {("68", "security.intrusion")}
-    daily = store.daily_ward_counts(date(2026, 11, 20), date(2026, 11, 21), province="68")
-    assert {type(r.bucket) for r in daily} == {date}
-    assert sum(r.n for r in daily) == 11 and sum(r.n_high for r in daily) == 11
-    assert all(r.ward for r in daily), "ward derived from lat/lon must reach the rollup"
+    # Intrusions are KPI facts: each stored event counts once, in every grain.
+    hour = T0.replace(minute=0)
+    hourly = store.kpi_counts(
+        ["security.intrusion"], hour - timedelta(hours=1), hour + timedelta(hours=2)
+    )
+    assert [(r["unit"], r["n"]) for r in hourly] == [("68", 11)]
+    day = local_day(T0)
+    daily = store.kpi_count_series(
+        ["security.intrusion"], local_midnight(day), local_midnight(day + timedelta(days=1)), "day"
+    )
+    assert [(r["bucket"], r["n"]) for r in daily] == [(day, 11)]
+    by_ward = store.kpi_counts(
+        ["security.intrusion"], local_midnight(day), local_midnight(day + timedelta(days=1)),
+        group="ward",
+    )  # fmt: skip
+    assert sum(r["n"] for r in by_ward) == 11
+    assert all(r["unit"] for r in by_ward), "ward derived from lat/lon must reach the KPI state"
 
 
 def test_event_round_trip_keeps_everything(store):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,16 +25,18 @@ def broker_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "mosquitto"
 
 
-def _broker_dir(ctx: click.Context) -> Path:
-    from ioc.cli import Ctx
+def _settings(ctx: click.Context) -> Any:
+    # The root `ioc` group's object (ioc.cli.Ctx), reached without importing ioc.cli,
+    # which imports this module: no import cycle (tests/test_architecture.py).
+    return ctx.find_root().obj.settings
 
-    return broker_dir(ctx.find_object(Ctx).settings.data_dir)
+
+def _broker_dir(ctx: click.Context) -> Path:
+    return broker_dir(_settings(ctx).data_dir)
 
 
 def _registry(ctx: click.Context) -> AccountRegistry:
-    from ioc.cli import Ctx
-
-    settings = ctx.find_object(Ctx).settings
+    settings = _settings(ctx)
     try:
         return AccountRegistry(broker_dir(settings.data_dir), prefix=settings.topic_prefix)
     except AccountError as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ioc.store.base import Store, StoreError
+from ioc.store.base import Store
+from ioc.store.core import StoreError
 from ioc.store.models import (
     Alarm,
     AlarmAction,
@@ -10,7 +11,6 @@ from ioc.store.models import (
     AuditEntry,
     DeadLetter,
     Device,
-    RollupRow,
     User,
     WorkerHealth,
     WriteResult,
@@ -23,7 +23,6 @@ __all__ = [
     "AuditEntry",
     "DeadLetter",
     "Device",
-    "RollupRow",
     "Store",
     "StoreError",
     "User",

@@ -61,18 +61,6 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
-class RollupRow:
-    """A count of events in one bucket (hour or day) for one place and kind."""
-
-    bucket: datetime | str
-    province: str
-    kind: str
-    n: int
-    n_high: int
-    ward: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Alarm:
     """An alarm and where it stands in its lifecycle."""
 

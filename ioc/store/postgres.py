@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,31 +14,19 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ioc.events import Event
-from ioc.store.base import HIGH_SEVERITY, Store, StoreError, Tx
+from ioc.facts import LOCAL_OFFSET_S
+from ioc.store.base import Store
+from ioc.store.core import StoreError, Tx
+from ioc.store.kpi_state import FACT_GRAINS, upsert_add
 
 logger = logging.getLogger(__name__)
 
-# Same results as Store._apply_rollups and Store._apply_device_state (hour and day in
-# UTC, '' for an unknown ward, the newest event per source), computed by the server.
+# Same result as Write._apply_device_state (the newest event per source), computed by the
+# server from exactly the rows inserted.
 _INSERT_AND_DERIVE = sql.SQL(
     "WITH ins AS ("
     " INSERT INTO events ({cols}) SELECT {cols} FROM events_staging ON CONFLICT DO NOTHING"
     " RETURNING id, ts, source, kind, severity, province, ward, lat, lon, attrs"
-    "), hourly AS ("
-    " INSERT INTO rollup_hourly (bucket, province, kind, n, n_high)"
-    " SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', province, kind,"
-    " count(*), count(*) FILTER (WHERE severity >= %s)"
-    " FROM ins GROUP BY 1, 2, 3"
-    " ON CONFLICT (bucket, province, kind) DO UPDATE"
-    " SET n = rollup_hourly.n + excluded.n, n_high = rollup_hourly.n_high + excluded.n_high"
-    "), daily AS ("
-    " INSERT INTO rollup_daily_ward (day, province, ward, kind, n, n_high)"
-    " SELECT (ts AT TIME ZONE 'UTC')::date, province, coalesce(ward, ''), kind,"
-    " count(*), count(*) FILTER (WHERE severity >= %s)"
-    " FROM ins GROUP BY 1, 2, 3, 4"
-    " ON CONFLICT (province, day, ward, kind) DO UPDATE"
-    " SET n = rollup_daily_ward.n + excluded.n,"
-    " n_high = rollup_daily_ward.n_high + excluded.n_high"
     "), latest AS ("
     " INSERT INTO devices (source, province, ward, domain, lat, lon, last_ts, last_kind,"
     " last_severity, last_event_id, last_attrs)"
@@ -107,6 +95,9 @@ class PostgresStore(Store):
     """Store in PostgreSQL, using TimescaleDB hypertables when the server has them."""
 
     dialect = "postgres"
+    backend = "postgres"
+    # Pooled server connections: independent reads gain from running concurrently.
+    parallel_reads = True
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
         self.url = url.replace("postgres://", "postgresql://", 1)
@@ -184,21 +175,78 @@ class PostgresStore(Store):
                     )
                 )
         # One statement inserts the new events and, from exactly those rows, updates the
-        # rollups and the latest state per device: Python never sends those rows one by one
+        # latest state per device: Python never sends those rows one by one
         # (executemany cost ~20 us of client CPU per row, about half of a batch's).
         # Tuples, not the connection's dicts: a dict per returned row cost ~5 us of CPU.
         cur.row_factory = tuple_row
         try:
-            cur.execute(_INSERT_AND_DERIVE.format(cols=cols), (HIGH_SEVERITY, HIGH_SEVERITY))
+            cur.execute(_INSERT_AND_DERIVE.format(cols=cols))
             return [by_key[(r[0], r[1])] for r in cur.fetchall()]
         finally:
             cur.row_factory = dict_row
 
-    def _apply_rollups(self, tx: Tx, inserted: Sequence[Event]) -> None:
-        """Done by _bulk_insert_events, in the statement that inserts the events."""
+    # --- dialect fragments ----------------------------------------------------------------
 
-    def _apply_device_state(self, tx: Tx, latest: Sequence[Event]) -> None:
-        """Done by _bulk_insert_events, in the statement that inserts the events."""
+    def _serialise(self, tx: Tx, key: str) -> None:
+        # Held to the end of the transaction.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+    def _prepare_sort(self, tx: Tx) -> None:
+        # Sorts of up to a month of alarms: keep them in memory, not on disk.
+        tx.execute("SET LOCAL work_mem = '64MB'")
+
+    def _epoch(self, column: str) -> str:
+        return f"date_part('epoch', {column})"
+
+    def _floor(self, expr: str) -> str:
+        return f"floor({expr})::bigint"
+
+    def _insert_rows(
+        self,
+        tx: Tx,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
+    ) -> list[dict[str, Any]]:
+        # One statement with array parameters: a long VALUES list costs more to parse than to run.
+        if not rows:
+            return []
+        names = ", ".join(c for c, _ in columns)
+        arrays = ", ".join(f"%s::{t}[]" for _, t in columns)
+        query = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+        return tx.fetch(query, [list(col) for col in zip(*rows, strict=True)])
+
+    def _upsert_facts(self, tx: Tx, facts: Any) -> None:
+        # One round trip and one set of arrays feed every grain of FACT_GRAINS; the server
+        # groups. The local day is the UTC hour shifted by the local offset (no daylight saving).
+        rows = [(*k, n) for k, n in facts.items()]
+        arrays = [list(col) for col in zip(*rows, strict=True)]
+        steps = []
+        for table, columns, conflict in FACT_GRAINS:
+            keys = ", ".join(c for c, _ in columns[:-1])
+            steps.append(
+                f"INSERT INTO {table} ({keys}, n) SELECT {keys}, sum(n) FROM f "  # noqa: S608
+                f"GROUP BY {keys} {upsert_add(table, conflict)}"
+            )
+        ctes = ", ".join(f"g{i} AS ({q})" for i, q in enumerate(steps[:-1]))
+        day = f"((bucket AT TIME ZONE 'UTC') + interval '{LOCAL_OFFSET_S} seconds')::date"
+        arrays_in = "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::int8[]"
+        cols = "AS f(bucket, province, ward, metric, n)"
+        f = f"SELECT *, {day} AS day FROM unnest({arrays_in}) {cols}"  # noqa: S608
+        tx.fetch(f"WITH f AS ({f}), {ctes} {steps[-1]}", arrays)
+
+    def _grouped_medians(
+        self, facts: str, counts: str, names: dict[str, str], wanted: Collection[str]
+    ) -> str:
+        # An ordered-set aggregate sorts bare doubles: ~6x faster than window functions.
+        cols = ", ".join(
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {m}_s) AS {name}"
+            if m in wanted
+            else f"NULL AS {name}"
+            for m, name in names.items()
+        )
+        return f"SELECT unit, {counts}, {cols} FROM ({facts}) AS a GROUP BY unit"  # noqa: S608
 
     def status(self) -> dict[str, Any]:
         with self.transaction() as tx:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import queue
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from ioc.events import Event
-from ioc.store.base import Store, StoreError, Tx
+from ioc.store.base import Store
+from ioc.store.core import VALUES_CHUNK, StoreError, Tx
+from ioc.store.write import latest_per_source
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 MAX_IDLE_CONNECTIONS = 8
@@ -76,6 +78,9 @@ class SqliteStore(Store):
     """Store in one SQLite file."""
 
     dialect = "sqlite"
+    backend = "sqlite"
+    # Connections are pooled per thread and reads are fast in sequence: no gain in parallel.
+    parallel_reads = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -210,7 +215,84 @@ class SqliteStore(Store):
             )
             if tx.cur.fetchone() is not None:
                 inserted.append(e)
+        self._apply_device_state(tx, latest_per_source(inserted))
         return inserted
+
+    # --- dialect fragments ----------------------------------------------------------------
+
+    def _serialise(self, tx: Tx, key: str) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already serialises writers."""
+
+    def _prepare_sort(self, tx: Tx) -> None:
+        """Nothing to tune."""
+
+    def _epoch(self, column: str) -> str:
+        # Whole seconds (rounded) plus the text's fixed-width fraction: julianday() alone
+        # blurs by tens of microseconds, enough to move a duration across an SLA boundary.
+        return (
+            f"(round((julianday(substr({column}, 1, 19)) - 2440587.5) * 86400.0) "
+            f"+ CAST(substr({column}, 20, 7) AS REAL))"
+        )
+
+    def _floor(self, expr: str) -> str:
+        return f"CAST({expr} AS INTEGER)"
+
+    def _insert_rows(
+        self,
+        tx: Tx,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
+    ) -> list[dict[str, Any]]:
+        # Multi-row VALUES in chunks, under SQLite's bound-parameter limit.
+        if not rows:
+            return []
+        names = ", ".join(c for c, _ in columns)
+        out: list[dict[str, Any]] = []
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        # Rollup rows share few distinct hours and days: adapt each once.
+        cache: dict[Any, Any] = {}
+
+        def conv(v: Any) -> Any:
+            if isinstance(v, date):
+                if v not in cache:
+                    cache[v] = self._to_db(v)
+                return cache[v]
+            return v
+
+        for i in range(0, len(rows), VALUES_CHUNK):
+            chunk = rows[i : i + VALUES_CHUNK]
+            params = [conv(v) for row in chunk for v in row]
+            values = ", ".join([one] * len(chunk))
+            query = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
+            out.extend(tx.fetch(query, params))
+        return out
+
+    def _grouped_medians(
+        self, facts: str, counts: str, names: dict[str, str], wanted: Collection[str]
+    ) -> str:
+        # SQLite has no percentile_cont: the middle row by row_number, or the mean of the
+        # two middle rows, which is what percentile_cont(0.5) returns too.
+        # Every fragment is fixed text of the store; values are parameters.
+        ctes = [f"a AS ({facts})", f"s AS (SELECT unit, {counts} FROM a GROUP BY unit)"]  # noqa: S608
+        joins, cols = [], []
+        for m, name in names.items():
+            if m not in wanted:
+                cols.append(f"NULL AS {name}")
+                continue
+            ctes.append(
+                f"r_{m} AS (SELECT unit, {m}_s AS v, "  # noqa: S608
+                f"row_number() OVER (PARTITION BY unit ORDER BY {m}_s) AS rn, "
+                f"count(*) OVER (PARTITION BY unit) AS c FROM a WHERE {m}_s IS NOT NULL)"
+            )
+            ctes.append(
+                f"m_{m} AS (SELECT unit, avg(v) AS m FROM r_{m} "  # noqa: S608
+                "WHERE rn IN ((c + 1) / 2, (c + 2) / 2) GROUP BY unit)"
+            )
+            joins.append(f"LEFT JOIN m_{m} ON m_{m}.unit = s.unit")
+            cols.append(f"m_{m}.m AS {name}")
+        return f"WITH {', '.join(ctes)} SELECT s.*, {', '.join(cols)} FROM s " + " ".join(joins)  # noqa: S608
 
     def status(self) -> dict[str, Any]:
         size = self.path.stat().st_size if self.path.exists() else 0

@@ -1,4 +1,4 @@
-"""Web sessions, login throttling and the per-user lookup quota, kept in the store.
+"""Accounts: users, the audit log, web sessions, login throttling and the lookup quota.
 
 Mixed into Store. State lives in the database, not in a web worker, so every gunicorn
 worker sees a logout, a revocation or a throttle at once.
@@ -7,15 +7,12 @@ worker sees a logout, a revocation or a throttle at once.
 from __future__ import annotations
 
 import hashlib
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ioc.store.models import User
-
-if TYPE_CHECKING:
-    from ioc.store.base import Tx
+from ioc.store.core import StoreCore, record, where_clause
+from ioc.store.models import ROLES, AuditEntry, User
 
 # last_seen is written at most this often, so a 1 s wall poll is not a write per request.
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
@@ -48,22 +45,128 @@ class ThrottleState:
     audited: bool
 
 
-class SecurityQueries:
-    """Sessions, throttles and lookup slots; every method is one short transaction."""
+class Accounts(StoreCore):
+    """Users and audit; sessions, throttles and lookup slots. Each method is one short transaction."""
 
-    dialect: str
+    # --- users and audit ---------------------------------------------------------------
 
-    if TYPE_CHECKING:
+    def add_user(
+        self, username: str, password_hash: str, role: str, province: str | None = None
+    ) -> User:
+        """Create an account; raises ValueError if the name is taken or the role unknown."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if self.get_user(username) is not None:
+            raise ValueError(f"user {username!r} already exists")
+        now = self._to_db(datetime.now(UTC))
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO users (username, password_hash, role, province, disabled, "
+                "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (username, password_hash, role, province, False, now, now),
+            )
+        user = self.get_user(username)
+        assert user is not None
+        return user
 
-        def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Tx]: ...
-        def _to_db(self, value: Any) -> Any: ...
-        def _from_db(self, row: dict[str, Any]) -> dict[str, Any]: ...
+    def get_user(self, username: str) -> User | None:
+        """One account by name."""
+        rows = self._rows("SELECT * FROM users WHERE username = %s", (username,))
+        return record(User, rows[0]) if rows else None
 
-    def _serialise(self, tx: Tx, key: str) -> None:
-        """Make concurrent transactions on the same key run one after another."""
-        if self.dialect == "postgres":
-            # Held to the end of the transaction; SQLite's BEGIN IMMEDIATE already serialises.
-            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+    def list_users(self) -> list[User]:
+        """All accounts by name."""
+        return [record(User, r) for r in self._rows("SELECT * FROM users ORDER BY username")]
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        password_hash: str | None = None,
+        disabled: bool | None = None,
+        role: str | None = None,
+        province: str | None = None,
+        national: bool = False,
+    ) -> User:
+        """Change a password hash, the disabled flag, the role or the province scope.
+
+        Any change ends every web session of the user in the same transaction: a new
+        password, a disable or a narrower role must not leave an old cookie working.
+        """
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if national and province is not None:
+            raise ValueError("a user is either national or scoped to one province")
+        with self.transaction() as tx:
+            n = tx.execute(
+                "UPDATE users SET password_hash = coalesce(%s, password_hash), "
+                "disabled = coalesce(%s, disabled), role = coalesce(%s, role), "
+                "province = CASE WHEN %s THEN NULL ELSE coalesce(%s, province) END, "
+                "updated_at = %s WHERE username = %s",
+                (
+                    password_hash,
+                    disabled,
+                    role,
+                    national,
+                    province,
+                    self._to_db(datetime.now(UTC)),
+                    username,
+                ),
+            )
+            if n:
+                tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
+        if n == 0:
+            raise KeyError(f"no user {username!r}")
+        user = self.get_user(username)
+        assert user is not None
+        return user
+
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: dict | None = None,
+        *,
+        province: str | None = None,
+    ) -> int:
+        """Append one audit record about a province (None: national) and return its id."""
+        with self.transaction() as tx:
+            rows = tx.fetch(
+                "INSERT INTO audit_log (ts, actor, action, target, province, details) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    self._to_db(datetime.now(UTC)),
+                    actor,
+                    action,
+                    target,
+                    province,
+                    self._to_db(details or {}),
+                ),
+            )
+        return int(rows[0]["id"])
+
+    def audit_entries(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        province: str | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]:
+        """Audit records, newest first, filtered; province keeps only rows about that province."""
+        where, params = where_clause(
+            (
+                ("actor = %s", actor),
+                ("action = %s", action),
+                ("ts >= %s", since),
+                ("province = %s", province),
+            )
+        )
+        query = f"SELECT * FROM audit_log{where} ORDER BY id DESC LIMIT %s"  # noqa: S608
+        rows = self._rows(query, [*params, limit])
+        return [record(AuditEntry, r) for r in rows]
 
     # --- sessions -----------------------------------------------------------------------
 
