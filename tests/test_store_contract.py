@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
+from store_support import store_event
 
-from ioc.events import DeviceStatus, Event
+from ioc.events import DeviceStatus
 from ioc.facts import local_day, local_midnight
 from ioc.store import AlarmTrigger, DeadLetter, StoreError, WorkerHealth, open_store
 
@@ -15,32 +17,7 @@ T0 = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
 DALAT = (11.94, 108.44)
 
 
-def ev(
-    i: int,
-    *,
-    ts: datetime = T0,
-    kind: str = "security.intrusion",
-    severity: int = 3,
-    province: str = "68",
-    source: str = "cam-1",
-    **kw,
-) -> Event:
-    attrs = kw.pop("attrs", {"camera": source, "confidence": 0.9})
-    lat, lon = kw.pop("at", DALAT)
-    return Event.model_validate(
-        {
-            "id": f"e-{i}",
-            "ts": ts.isoformat(),
-            "source": source,
-            "kind": kind,
-            "severity": severity,
-            "province": province,
-            "lat": lat,
-            "lon": lon,
-            "attrs": attrs,
-            **kw,
-        }
-    )
+ev = partial(store_event, ts=T0)
 
 
 def test_migrate_is_idempotent_and_versioned(store):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from store_support import store_event
 
 from ioc.events import Event
 
@@ -11,32 +14,7 @@ DALAT = (11.94, 108.44)
 HUE = (16.46, 107.59)
 
 
-def ev(
-    i: int,
-    *,
-    ts: datetime = T0,
-    kind: str = "security.intrusion",
-    severity: int = 3,
-    province: str = "68",
-    source: str = "cam-1",
-    **kw,
-) -> Event:
-    attrs = kw.pop("attrs", {"camera": source, "confidence": 0.9})
-    lat, lon = kw.pop("at", DALAT if province == "68" else HUE)
-    return Event.model_validate(
-        {
-            "id": f"e-{i}",
-            "ts": ts.isoformat(),
-            "source": source,
-            "kind": kind,
-            "severity": severity,
-            "province": province,
-            "lat": lat,
-            "lon": lon,
-            "attrs": attrs,
-            **kw,
-        }
-    )
+ev = partial(store_event, ts=T0)
 
 
 def position(i: int, ts: datetime, source: str = "bus-1") -> Event:

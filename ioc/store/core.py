@@ -23,6 +23,9 @@ HIGH_SEVERITY = 3
 # Rows per multi-row INSERT; keeps SQLite under its bound-parameter limit.
 VALUES_CHUNK = 500
 
+Columns = Sequence[tuple[str, str]]  # (name, PostgreSQL type) of each column
+Rows = Sequence[Sequence[Any]]
+
 
 class StoreError(Exception):
     """The store is unreachable or refused an operation; callers may retry."""
@@ -78,8 +81,7 @@ class StoreCore(ABC):
 
     @abstractmethod
     def _bulk_insert_events(self, tx: Tx, events: Sequence[Event]) -> list[Event]:
-        """Insert events skipping existing (id, ts), keep the devices' latest state from
-        exactly those rows, and return the events actually inserted."""
+        """Insert events skipping existing (id, ts); return the ones actually inserted."""
 
     @abstractmethod
     def _from_db(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -120,14 +122,7 @@ class StoreCore(ABC):
         """SQL floor of a non-negative float expression, as an integer."""
 
     @abstractmethod
-    def _insert_rows(
-        self,
-        tx: Tx,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        rows: Sequence[Sequence[Any]],
-        tail: str = "",
-    ) -> list[dict[str, Any]]:
+    def _insert_rows(self, tx: Tx, table: str, columns: Columns, rows: Rows, tail: str = "") -> Any:
         """INSERT rows (columns as (name, PostgreSQL type)) with an ON CONFLICT tail.
 
         Table, columns and tail are fixed strings of the store; values are parameters.

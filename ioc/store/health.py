@@ -10,6 +10,13 @@ from ioc.store.models import (
     WorkerHealth,
 )
 
+MAIN_TABLES = "events devices alarms alarm_actions users audit_log dead_letters ingest_workers"
+# The KPI state: the history of the KPIs, kept when raw events are dropped.
+KPI_TABLES = (
+    "kpi_hourly_province kpi_hourly_ward kpi_daily_province kpi_daily_ward kpi_trips "
+    "kpi_cameras kpi_camera_conditions kpi_camera_downtime kpi_village_outages"
+)
+
 
 class Health(StoreCore):
     """Ping, worker heartbeats and the row counts of the tables."""
@@ -44,31 +51,8 @@ class Health(StoreCore):
 
     def table_counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
-        return self._count_rows(
-            (
-                "events",
-                "devices",
-                "alarms",
-                "alarm_actions",
-                "users",
-                "audit_log",
-                "dead_letters",
-                "ingest_workers",
-            )
-        )
+        return self._count_rows(MAIN_TABLES.split())
 
     def kpi_table_sizes(self) -> dict[str, int]:
         """Row counts of the KPI state tables."""
-        return self._count_rows(
-            (
-                "kpi_hourly_province",
-                "kpi_hourly_ward",
-                "kpi_daily_province",
-                "kpi_daily_ward",
-                "kpi_trips",
-                "kpi_cameras",
-                "kpi_camera_conditions",
-                "kpi_camera_downtime",
-                "kpi_village_outages",
-            )
-        )
+        return self._count_rows(KPI_TABLES.split())

@@ -86,12 +86,7 @@ class KpiState(StoreCore):
             new = self._insert_rows(
                 tx,
                 "kpi_trips",
-                (
-                    ("trip", "text"),
-                    ("province", "text"),
-                    ("ward", "text"),
-                    ("first_ts", "timestamptz"),
-                ),
+                (("trip", "text"), PROVINCE, WARD, ("first_ts", "timestamptz")),
                 [(k, p, w, ts) for k, (p, w, ts) in trips.items()],
                 "ON CONFLICT (trip) DO NOTHING RETURNING trip",
             )
@@ -107,12 +102,7 @@ class KpiState(StoreCore):
             changed = self._insert_rows(
                 tx,
                 "kpi_cameras",
-                (
-                    ("source", "text"),
-                    ("province", "text"),
-                    ("ward", "text"),
-                    ("first_seen", "timestamptz"),
-                ),
+                (("source", "text"), PROVINCE, WARD, ("first_seen", "timestamptz")),
                 [(s, p, w, ts) for s, (p, w, ts) in cameras.items()],
                 "ON CONFLICT (source) DO UPDATE SET first_seen = excluded.first_seen "
                 "WHERE excluded.first_seen < kpi_cameras.first_seen RETURNING source",

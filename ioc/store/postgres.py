@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -16,7 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ioc.events import Event
 from ioc.facts import LOCAL_OFFSET_S
 from ioc.store.base import Store
-from ioc.store.core import StoreError, Tx
+from ioc.store.core import Columns, Rows, StoreError, Tx
 from ioc.store.kpi_state import FACT_GRAINS, upsert_add
 
 logger = logging.getLogger(__name__)
@@ -185,6 +187,9 @@ class PostgresStore(Store):
         finally:
             cur.row_factory = dict_row
 
+    def _apply_device_state(self, tx: Tx, latest: Sequence[Event]) -> None:
+        """Done by _bulk_insert_events, in the statement that inserts the events."""
+
     # --- dialect fragments ----------------------------------------------------------------
 
     def _serialise(self, tx: Tx, key: str) -> None:
@@ -201,14 +206,7 @@ class PostgresStore(Store):
     def _floor(self, expr: str) -> str:
         return f"floor({expr})::bigint"
 
-    def _insert_rows(
-        self,
-        tx: Tx,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        rows: Sequence[Sequence[Any]],
-        tail: str = "",
-    ) -> list[dict[str, Any]]:
+    def _insert_rows(self, tx: Tx, table: str, columns: Columns, rows: Rows, tail: str = "") -> Any:
         # One statement with array parameters: a long VALUES list costs more to parse than to run.
         if not rows:
             return []
@@ -217,7 +215,7 @@ class PostgresStore(Store):
         query = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
         return tx.fetch(query, [list(col) for col in zip(*rows, strict=True)])
 
-    def _upsert_facts(self, tx: Tx, facts: Any) -> None:
+    def _upsert_facts(self, tx: Tx, facts: Counter[tuple[datetime, str, str, str]]) -> None:
         # One round trip and one set of arrays feed every grain of FACT_GRAINS; the server
         # groups. The local day is the UTC hour shifted by the local offset (no daylight saving).
         rows = [(*k, n) for k, n in facts.items()]

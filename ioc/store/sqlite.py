@@ -13,8 +13,7 @@ from typing import Any
 
 from ioc.events import Event
 from ioc.store.base import Store
-from ioc.store.core import VALUES_CHUNK, StoreError, Tx
-from ioc.store.write import latest_per_source
+from ioc.store.core import VALUES_CHUNK, Columns, Rows, StoreError, Tx
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 MAX_IDLE_CONNECTIONS = 8
@@ -215,7 +214,6 @@ class SqliteStore(Store):
             )
             if tx.cur.fetchone() is not None:
                 inserted.append(e)
-        self._apply_device_state(tx, latest_per_source(inserted))
         return inserted
 
     # --- dialect fragments ----------------------------------------------------------------
@@ -237,14 +235,7 @@ class SqliteStore(Store):
     def _floor(self, expr: str) -> str:
         return f"CAST({expr} AS INTEGER)"
 
-    def _insert_rows(
-        self,
-        tx: Tx,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        rows: Sequence[Sequence[Any]],
-        tail: str = "",
-    ) -> list[dict[str, Any]]:
+    def _insert_rows(self, tx: Tx, table: str, columns: Columns, rows: Rows, tail: str = "") -> Any:
         # Multi-row VALUES in chunks, under SQLite's bound-parameter limit.
         if not rows:
             return []

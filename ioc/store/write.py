@@ -50,6 +50,7 @@ class Write(StoreCore):
             alarms_opened = 0
             if inserted:
                 self._apply_kpi_state(tx, inserted)
+                self._apply_device_state(tx, latest_per_source(inserted))
                 for trigger in triggers_for(inserted):
                     alarms_opened += self._open_or_merge(tx, trigger)[1]
             for province, status in statuses:
@@ -86,7 +87,7 @@ class Write(StoreCore):
         return inserted
 
     def _apply_device_state(self, tx: Tx, latest: Sequence[Event]) -> None:
-        """Keep each source's newest event on its device row (for backends that need a statement)."""
+        """Keep each source's newest event on its device row."""
         tx.executemany(
             "INSERT INTO devices (source, province, ward, domain, lat, lon, last_ts, last_kind, "
             "last_severity, last_event_id, last_attrs) "

@@ -29,28 +29,8 @@ BEGIN
 END
 $$;
 
--- National trends: hour x province x kind.
-CREATE TABLE rollup_hourly (
-    bucket   timestamptz NOT NULL,
-    province text        NOT NULL,
-    kind     text        NOT NULL,
-    n        bigint      NOT NULL,
-    n_high   bigint      NOT NULL,
-    PRIMARY KEY (bucket, province, kind)
-);
-CREATE INDEX rollup_hourly_province ON rollup_hourly (province, bucket);
-
--- Commune maps: day x ward x kind ('' when the ward is unknown).
-CREATE TABLE rollup_daily_ward (
-    day      date   NOT NULL,
-    province text   NOT NULL,
-    ward     text   NOT NULL,
-    kind     text   NOT NULL,
-    n        bigint NOT NULL,
-    n_high   bigint NOT NULL,
-    PRIMARY KEY (province, day, ward, kind)
-);
-CREATE INDEX rollup_daily_ward_day ON rollup_daily_ward (day);
+-- The generic rollups (rollup_hourly, rollup_daily_ward) were created here; no screen read
+-- them and 0007 drops them, so a new database no longer creates them at all.
 
 CREATE TABLE devices (
     source        text PRIMARY KEY,

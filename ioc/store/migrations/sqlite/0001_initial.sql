@@ -18,28 +18,8 @@ CREATE INDEX events_province_ts ON events (province, ts DESC);
 CREATE INDEX events_source_ts ON events (source, ts DESC);
 CREATE INDEX events_ts ON events (ts DESC);
 
--- National trends: hour x province x kind.
-CREATE TABLE rollup_hourly (
-    bucket   text NOT NULL,
-    province text        NOT NULL,
-    kind     text        NOT NULL,
-    n        integer      NOT NULL,
-    n_high   integer      NOT NULL,
-    PRIMARY KEY (bucket, province, kind)
-);
-CREATE INDEX rollup_hourly_province ON rollup_hourly (province, bucket);
-
--- Commune maps: day x ward x kind ('' when the ward is unknown).
-CREATE TABLE rollup_daily_ward (
-    day      text   NOT NULL,
-    province text   NOT NULL,
-    ward     text   NOT NULL,
-    kind     text   NOT NULL,
-    n        integer NOT NULL,
-    n_high   integer NOT NULL,
-    PRIMARY KEY (province, day, ward, kind)
-);
-CREATE INDEX rollup_daily_ward_day ON rollup_daily_ward (day);
+-- The generic rollups (rollup_hourly, rollup_daily_ward) were created here; no screen read
+-- them and 0007 drops them, so a new database no longer creates them at all.
 
 CREATE TABLE devices (
     source        text PRIMARY KEY,
