@@ -680,68 +680,6 @@ def bench() -> None:
     """Benchmarks that print figures (and ratios against a peer where one exists)."""
 
 
-@bench.command("geo")
-@click.option("--lookups", default=100_000, show_default=True, help="Random points to locate.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench_geo(lookups: int, as_json: bool) -> None:
-    """Point -> commune lookup rate, single and vectorised."""
-    from ioc.geo import bench_locate
-
-    result = bench_locate(lookups)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        for key, value in result.items():
-            click.echo(
-                f"{key:<26} {value:,.4f}" if isinstance(value, float) else f"{key:<26} {value}"
-            )
-
-
-@bench.command("seed")
-@click.option(
-    "--events",
-    "n_events",
-    type=click.IntRange(min=0),
-    required=True,
-    help="Number of events to generate.",
-)
-@click.option(
-    "--days",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Days of history, ending at --end.",
-)
-@click.option("--end", help="End of the history (ISO 8601 with zone; default: now).")
-@click.option("--seed", "seed", default=7, show_default=True, help="Random seed.")
-@click.option("--batch", default=20_000, show_default=True, help="Events per write_batch.")
-@click.option("--db-url", help="Store URL (overrides IOC_DB_URL and the global option).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctx
-def bench_seed(
-    ctx: Ctx,
-    n_events: int,
-    days: int,
-    end: str | None,
-    seed: int,
-    batch: int,
-    db_url: str | None,
-    as_json: bool,
-) -> None:
-    """Fill a store with N realistic events across all provinces (the ingest write path)."""
-    from ioc.seed import run_seed
-
-    run_seed(
-        db_url or ctx.settings.db_url,
-        n_events,
-        days=days,
-        end=end,
-        seed=seed,
-        batch=batch,
-        as_json=as_json,
-    )
-
-
 # --- demo and broker ------------------------------------------------------------------
 
 

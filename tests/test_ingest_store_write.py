@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ingest.loadgen import make_events
+from bench.loadgen import make_events
 from ioc.store import open_store
 
 pytestmark = pytest.mark.postgres

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 
+from bench.seed import Seeder, seed_store
 from ioc import kpi
 from ioc.events import Event
-from ioc.seed import Seeder, seed_store
 from ioc.store import open_store
 
 END = datetime(2026, 11, 20, 10, tzinfo=UTC)

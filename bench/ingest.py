@@ -27,8 +27,8 @@ from typing import Any
 
 import click
 
+from bench.loadgen import make_events, to_wire
 from ingest.harness import WorkerProcess, safe_url
-from ingest.loadgen import make_events, to_wire
 from ingest.publisher import FastPublisher, PublishError, publish_with_paho
 from ioc.broker import BrokerUrl, MosquittoBroker
 from ioc.store import StoreError, open_store

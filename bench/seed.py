@@ -1,4 +1,4 @@
-"""Deterministic, realistic sample data for benchmarks: `ioc bench seed --events N`.
+"""`ioc bench seed --events N`: fill a store with realistic history for the benchmarks.
 
 Events go through Store.write_batch, the ingest writer's own path (binary COPY on
 PostgreSQL), so rollups, KPI state, device state and alarms are exactly what ingest
@@ -9,8 +9,10 @@ realistic delays and written with Store.record_alarm_handling.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import click
 import numpy as np
 
 from ioc.events import Event
@@ -664,11 +667,6 @@ def run_seed(
     as_json: bool = False,
 ) -> SeedReport:
     """The `ioc bench seed` command: migrate, seed, print progress and rows/s."""
-    import json
-    import sys
-
-    import click
-
     from ioc.store import StoreError, open_store
 
     try:
@@ -713,3 +711,42 @@ def run_seed(
             f"{report.since} .. {report.until}"
         )
     return report
+
+
+@click.command("seed")
+@click.option(
+    "--events",
+    "n_events",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Number of events to generate.",
+)
+@click.option(
+    "--days",
+    default=DEFAULT_DAYS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Days of history, ending at --end.",
+)
+@click.option("--end", help="End of the history (ISO 8601 with zone; default: now).")
+@click.option("--seed", "seed", default=DEFAULT_SEED, show_default=True, help="Random seed.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, help="Events per write_batch.")
+@click.option("--db-url", help="Store URL (overrides IOC_DB_URL and the global option).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def bench_seed(
+    ctx: click.Context,
+    n_events: int,
+    days: int,
+    end: str | None,
+    seed: int,
+    batch: int,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Fill a store with N realistic events across all provinces (the ingest write path)."""
+    from ioc.cli import Ctx
+
+    found = ctx.find_object(Ctx)
+    url = db_url or (found.settings.db_url if found else "")
+    run_seed(url, n_events, days=days, end=end, seed=seed, batch=batch, as_json=as_json)
