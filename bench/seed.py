@@ -1,6 +1,7 @@
 """`ioc bench seed --events N`: fill a store with realistic history for the benchmarks.
 
-Events go through Store.write_batch, the ingest writer's own path (binary COPY on
+The events come from the synthetic world's bulk stream (sample_feeds.generator.bulk)
+and go through Store.write_batch, the ingest writer's own path (binary COPY on
 PostgreSQL), so rollups, KPI state, device state and alarms are exactly what ingest
 would keep. Batches hold whole province-days in time order, which keeps the rollup
 upserts per batch few. Alarm handling (acknowledge, resolve) is then simulated with
@@ -10,13 +11,12 @@ realistic delays and written with Store.record_alarm_handling.
 from __future__ import annotations
 
 import json
-import logging
 import queue
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,78 +24,12 @@ import click
 import numpy as np
 
 from ioc.events import Event
-from ioc.geo import geography
-from ioc.kpi import floor_hour
 from ioc.store import Store
-from ioc.store.kpi_queries import local_day, local_midnight
-
-logger = logging.getLogger(__name__)
+from sample_feeds.generator.bulk import BulkWorld, Fleet, floor_hour
 
 DEFAULT_DAYS = 30
 DEFAULT_BATCH = 20_000
 DEFAULT_SEED = 7
-
-# Share of events by kind (paired episode kinds are drawn separately, see EPISODES).
-SINGLE_MIX: dict[str, float] = {
-    "transport.position": 0.36,
-    "transport.stop_arrival": 0.07,
-    "transport.stop_departure": 0.07,
-    "camera.snapshot": 0.12,
-    "camera.motion": 0.06,
-    "network.signal_sample": 0.12,
-    "security.plate_read": 0.08,
-    "security.traffic_violation": 0.02,
-    "security.intrusion": 0.008,
-    "security.loitering": 0.007,
-    "security.line_crossing": 0.006,
-    "security.crowd": 0.005,
-    "security.fighting": 0.0025,
-    "security.fire": 0.0005,
-    "sensor.reading": 0.04,
-    "transport.panic": 0.0003,
-    "transport.overcrowding": 0.0012,
-    "transport.onboard_camera": 0.0008,
-    "sensor.alert": 0.0005,
-}
-# Events per episode kind as a share of all events (two events each: start and end).
-EPISODES = {"camera": 0.006, "coverage": 0.002, "cell": 0.001, "power": 0.002}
-CAMERA_CONDITIONS = (
-    ("camera.offline", 0.45, 2),
-    ("camera.frozen", 0.15, 2),
-    ("camera.covered", 0.10, 3),
-    ("camera.blurred", 0.15, 1),
-    ("camera.too_bright", 0.10, 1),
-    ("camera.scene_change", 0.05, 1),
-)
-# Relative activity per local hour: quiet nights, morning and evening peaks.
-HOUR_PROFILE = np.array(
-    [2, 1, 1, 1, 2, 4, 7, 9, 9, 8, 7, 7, 7, 7, 7, 8, 9, 10, 9, 8, 6, 5, 4, 3], dtype=float
-)
-OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile")
-VIOLATIONS = ("red_light", "wrong_way", "speeding", "no_helmet", "illegal_parking", "lane")
-DETECTIONS = ("fighting", "harassment", "weapon", "smoke", "fall", "tamper", "crowding")
-FAKE_SHA = "0" * 63 + "1"
-# Devices that stop reporting during the last week, for the data-completeness KPI.
-DEAD_SHARE = 0.03
-VILLAGES_PER_COMMUNE = 8
-
-
-@dataclass
-class Fleet:
-    """The devices of one province and where they are."""
-
-    province: str
-    cameras: list[tuple[str, str]]
-    vehicles: list[tuple[str, str, tuple[str, ...]]]
-    probes: list[tuple[str, str]]
-    grid: list[str]
-    sensors: list[tuple[str, str]]
-    incident_factor: float
-    gap_factor: float
-    outage_factor: float
-    on_time: float
-    handling: float
-    camera_reliability: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 @dataclass
@@ -121,436 +55,6 @@ class SeedReport:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return {**self.__dict__, "rows_per_s": round(self.rows_per_s)}
-
-
-class Seeder:
-    """Generates events province-day by province-day, deterministically from a seed."""
-
-    def __init__(self, events: int, days: int, end: datetime, seed: int) -> None:
-        self.total = events
-        self.days = days
-        self.end = floor_hour(end)
-        self.start = self.end - timedelta(days=days)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.geo = geography()
-        self.provinces = sorted(self.geo.provinces)
-        self.kinds = list(SINGLE_MIX)
-        mix = np.array([SINGLE_MIX[k] for k in self.kinds])
-        self.mix = mix / mix.sum()
-        self.fleets = {p: self._fleet(p) for p in self.provinces}
-        self.dead = self._dead_devices()
-        self.camera_free: dict[str, float] = {}
-        self.serial = 0
-        self._centres = {c.code: (c.lat, c.lon) for c in self.geo.communes.values()}
-        # Drawn once and cycled: a per-event numpy call would cost more than the event.
-        self._jitter = [tuple(map(float, j)) for j in self.rng.uniform(-0.002, 0.002, (4093, 2))]
-
-    # --- fleets -----------------------------------------------------------------------
-
-    def _fleet(self, p: str) -> Fleet:
-        rng = self.rng
-        prov = self.geo.province(p)
-        communes = self.geo.communes_of(p)
-        pops = np.array([c.population or 2000 for c in communes], dtype=float)
-        urban = np.array([c.type == "phường" for c in communes])
-        weights = pops * np.where(urban, 2.0, 1.0)
-        weights /= weights.sum()
-        rural = [c.code for c in communes if c.type != "phường"] or [c.code for c in communes]
-        pop = prov.population or 1_000_000
-
-        def pick(n: int, w: np.ndarray | None = None) -> list[str]:
-            idx = rng.choice(len(communes), size=n, p=w if w is not None else weights)
-            return [communes[i].code for i in idx]
-
-        n_cam = 20 + pop // 40_000
-        n_veh = 10 + pop // 100_000
-        n_probe = 10 + len(rural) // 4
-        cameras = [(f"cam-{p}-{i:04d}", w) for i, w in enumerate(pick(n_cam))]
-        vehicles = []
-        for i, home in enumerate(pick(n_veh)):
-            route = tuple(sorted({home, *pick(2)}))
-            vehicles.append((f"bus-{p}-{i:03d}", home, route))
-        probe_wards = rng.choice(rural, size=n_probe)
-        probes = [(f"probe-{p}-{i:03d}", str(w)) for i, w in enumerate(probe_wards)]
-        density = pop / max(prov.area_km2, 1.0)
-        return Fleet(
-            province=p,
-            cameras=cameras,
-            vehicles=vehicles,
-            probes=probes,
-            grid=[f"grid-{p}-{i}" for i in range(3)],
-            sensors=[(f"aq-{p}-{i:02d}", w) for i, w in enumerate(pick(10))],
-            incident_factor=float(rng.lognormal(0.0, 0.35)) * (density / 300) ** 0.15,
-            # Sparse, mountainous provinces have more coverage gaps and outages.
-            gap_factor=float(rng.lognormal(0.0, 0.4)) * (300 / max(density, 20)) ** 0.5,
-            outage_factor=float(rng.lognormal(0.0, 0.4)),
-            on_time=float(rng.uniform(0.62, 0.95)),
-            handling=float(rng.lognormal(0.0, 0.45)),
-            camera_reliability=rng.lognormal(0.0, 0.8, size=n_cam),
-        )
-
-    def _dead_devices(self) -> dict[str, float]:
-        dead: dict[str, float] = {}
-        last_week = self.end.timestamp() - 7 * 86400
-        for f in self.fleets.values():
-            ids = [c for c, _ in f.cameras] + [v[0] for v in f.vehicles] + [p for p, _ in f.probes]
-            for source in ids:
-                if self.rng.random() < DEAD_SHARE:
-                    dead[source] = last_week + float(self.rng.uniform(0, 6.5 * 86400))
-        return dead
-
-    # --- events -----------------------------------------------------------------------
-
-    def _event(
-        self,
-        ts: float,
-        source: str,
-        kind: str,
-        severity: int,
-        province: str,
-        ward: str,
-        attrs: dict[str, Any],
-    ) -> Event:
-        lat, lon = self._centres[ward]
-        self.serial += 1
-        j = self._jitter[self.serial % len(self._jitter)]
-        return Event.model_construct(
-            id=f"seed{self.seed}-{self.serial:09d}",
-            ts=datetime.fromtimestamp(ts, UTC),
-            source=source,
-            kind=kind,
-            severity=severity,
-            province=province,
-            ward=ward,
-            lat=round(lat + j[0], 5),
-            lon=round(lon + j[1], 5),
-            attrs=attrs,
-        )
-
-    def _times(self, n: int, lo: float, hi: float) -> np.ndarray:
-        """n instants in [lo, hi) following the local hour profile."""
-        hours = np.arange(np.floor(lo / 3600), np.ceil(hi / 3600))
-        local = ((hours + 7) % 24).astype(int)
-        w = HOUR_PROFILE[local]
-        idx = self.rng.choice(len(hours), size=n, p=w / w.sum())
-        ts = hours[idx] * 3600 + self.rng.uniform(0, 3600, size=n)
-        return np.clip(ts, lo, hi - 1e-3)
-
-    def _alive(self, source: str, ts: float) -> bool:
-        return ts < self.dead.get(source, np.inf)
-
-    def _pick_alive(self, items: list[Any], ts: float, key: Callable[[Any], str]) -> Any:
-        for _ in range(8):
-            item = items[int(self.rng.integers(len(items)))]
-            if self._alive(key(item), ts):
-                return item
-        return items[0]
-
-    def province_day(self, f: Fleet, lo: float, hi: float, n: int, progress: float) -> list[Event]:
-        """About n events of one province in [lo, hi) (exactly n unless n is tiny)."""
-        out: list[Event] = []
-        rng = self.rng
-        # Coverage gaps decline over the month: the "trend toward zero" leaders want to see.
-        trend = 1.5 - progress
-        rates = {
-            "camera": EPISODES["camera"],
-            "coverage": EPISODES["coverage"] * f.gap_factor * trend,
-            "cell": EPISODES["cell"],
-            "power": EPISODES["power"] * f.outage_factor,
-        }
-        for name, rate in rates.items():
-            episodes = int(rng.poisson(n * rate / 2))
-            if episodes and len(out) + 2 * episodes <= n:
-                getattr(self, f"_episodes_{name}")(f, lo, hi, episodes, out)
-        singles = n - len(out)
-        if singles <= 0:
-            return out[:n]
-        kinds = rng.choice(len(self.kinds), size=singles, p=self.mix)
-        times = self._times(singles, lo, hi)
-        for kind_i, ts in zip(kinds, times, strict=True):
-            out.append(self._single(f, self.kinds[kind_i], float(ts)))
-        return out
-
-    def _single(self, f: Fleet, kind: str, ts: float) -> Event:
-        rng = self.rng
-        p = f.province
-        domain = kind.split(".", 1)[0]
-        if domain == "transport":
-            vehicle, home, route = self._pick_alive(f.vehicles, ts, lambda v: v[0])
-            ward = route[int(rng.integers(len(route)))]
-            local_hour = int(((ts / 3600) + 7) % 24)
-            attrs: dict[str, Any] = {
-                "vehicle": vehicle,
-                "route": f"R{p}-{home[-3:]}",
-                "trip": f"{vehicle}-T{local_hour // 2:02d}",
-            }
-            severity = 0
-            if kind == "transport.position":
-                attrs |= {
-                    "speed_kmh": round(float(rng.uniform(0, 55)), 1),
-                    "heading": round(float(rng.uniform(0, 359.9)), 1),
-                    "occupancy": int(rng.integers(0, 60)),
-                    "capacity": 60,
-                }
-            elif kind in ("transport.stop_arrival", "transport.stop_departure"):
-                if rng.random() < f.on_time:
-                    delay = int(rng.uniform(-55, 290))
-                elif rng.random() < 0.85:
-                    delay = 300 + int(rng.exponential(420)) + 1
-                else:
-                    delay = -60 - int(rng.exponential(90)) - 1
-                stop = int(rng.integers(1, 40))
-                attrs |= {
-                    "stop": f"S{p}-{stop:03d}",
-                    "stop_name": f"Điểm dừng {stop}",
-                    "scheduled": datetime.fromtimestamp(ts - delay, UTC)
-                    .isoformat()
-                    .replace("+00:00", "Z"),
-                    "delay_s": delay,
-                }
-            elif kind == "transport.panic":
-                severity = 4
-            elif kind == "transport.overcrowding":
-                severity = 2
-                attrs |= {"occupancy": int(rng.integers(66, 90)), "capacity": 60}
-            elif kind == "transport.onboard_camera":
-                severity = int(rng.integers(1, 4))
-                attrs = {
-                    "vehicle": vehicle,
-                    "route": attrs["route"],
-                    "trip": attrs["trip"],
-                    "camera": f"{vehicle}-c1",
-                    "detection": DETECTIONS[int(rng.integers(len(DETECTIONS)))],
-                    "confidence": round(float(rng.uniform(0.5, 0.99)), 2),
-                }
-            return self._event(ts, vehicle, kind, severity, p, ward, attrs)
-        if domain in ("camera", "security"):
-            cam, ward = self._pick_alive(f.cameras, ts, lambda c: c[0])
-            if kind == "camera.snapshot":
-                attrs = {
-                    "reason": "interval",
-                    "snapshot": {
-                        "path": f"snapshots/{cam}/latest.jpg",
-                        "sha256": FAKE_SHA,
-                        "size": 48_213,
-                    },
-                }
-                return self._event(ts, cam, kind, 0, p, ward, attrs)
-            if kind == "camera.motion":
-                attrs = {"area": round(float(rng.uniform(0.01, 0.4)), 3)}
-                return self._event(ts, cam, kind, 0, p, ward, attrs)
-            # Incidents are rarer in some provinces: resample by the incident factor.
-            attrs = {"camera": cam, "confidence": round(float(rng.uniform(0.55, 0.99)), 2)}
-            if kind == "security.plate_read":
-                attrs |= {
-                    "plate": f"{int(p):02d}A-{int(rng.integers(10000, 99999))}",
-                    "vehicle_type": "car" if rng.random() < 0.4 else "motorbike",
-                    "direction": "in" if rng.random() < 0.5 else "out",
-                    "watchlist": bool(rng.random() < 0.004),
-                }
-                return self._event(ts, cam, kind, 1 if attrs["watchlist"] else 0, p, ward, attrs)
-            if kind == "security.traffic_violation":
-                attrs |= {"violation": VIOLATIONS[int(rng.integers(len(VIOLATIONS)))]}
-            severity = self._incident_severity(kind)
-            if rng.random() > min(1.0, f.incident_factor):
-                # Below-average provinces turn some incidents into plain plate reads.
-                attrs = {
-                    "camera": cam,
-                    "plate": f"{int(p):02d}B-{int(rng.integers(10000, 99999))}",
-                    "watchlist": False,
-                }
-                return self._event(ts, cam, "security.plate_read", 0, p, ward, attrs)
-            return self._event(ts, cam, kind, severity, p, ward, attrs)
-        if domain == "network":
-            probe, ward = self._pick_alive(f.probes, ts, lambda pr: pr[0])
-            attrs = {
-                "probe": probe,
-                "village": f"Thôn {int(rng.integers(1, VILLAGES_PER_COMMUNE + 1))}",
-                "operator": OPERATORS[int(rng.integers(len(OPERATORS)))],
-                "technology": "4G" if rng.random() < 0.85 else "3G",
-                "rsrp_dbm": round(float(rng.normal(-98, 9)), 1),
-            }
-            attrs["rsrp_dbm"] = min(max(attrs["rsrp_dbm"], -140.0), -44.0)
-            return self._event(ts, probe, kind, 0, p, ward, attrs)
-        sensor, ward = f.sensors[int(rng.integers(len(f.sensors)))]
-        value = round(float(rng.lognormal(3.3, 0.5)), 1)
-        attrs = {"metric": "pm25", "value": value, "unit": "µg/m³"}
-        if kind == "sensor.alert":
-            attrs |= {"value": max(value, 80.0), "threshold": 75.0, "state": "opened"}
-            return self._event(ts, sensor, kind, 2, p, ward, attrs)
-        return self._event(ts, sensor, kind, 0, p, ward, attrs)
-
-    def _incident_severity(self, kind: str) -> int:
-        r = self.rng.random()
-        if kind == "security.fire":
-            return 4 if r < 0.4 else 3
-        if kind == "security.fighting":
-            return 3 if r < 0.5 else 2
-        if kind == "security.intrusion":
-            return 3 if r < 0.12 else 2
-        if kind == "security.crowd":
-            return 3 if r < 0.04 else (2 if r < 0.5 else 1)
-        return 1 if kind != "security.traffic_violation" else (2 if r < 0.2 else 1)
-
-    def _episodes_camera(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        rng = self.rng
-        rel = f.camera_reliability / f.camera_reliability.sum()
-        names = [c[0] for c in CAMERA_CONDITIONS]
-        probs = np.array([c[1] for c in CAMERA_CONDITIONS])
-        for t in self._times(n, lo, hi):
-            i = int(rng.choice(len(f.cameras), p=rel))
-            cam, ward = f.cameras[i]
-            start = float(t)
-            # One condition at a time per camera, so a later batch never opens inside an
-            # episode an earlier batch already closed.
-            if start < self.camera_free.get(cam, 0.0) or not self._alive(cam, start):
-                continue
-            j = int(rng.choice(len(names), p=probs))
-            kind, severity = names[j], CAMERA_CONDITIONS[j][2]
-            duration = float(rng.lognormal(np.log(40 * 60), 1.2))
-            cond = f"{cam}:{kind}:{int(start)}"
-            out.append(
-                self._event(
-                    start,
-                    cam,
-                    kind,
-                    severity,
-                    f.province,
-                    ward,
-                    {"state": "opened", "condition": cond},
-                )
-            )
-            end = start + duration
-            self.camera_free[cam] = end
-            if end < self.end.timestamp():
-                out.append(
-                    self._event(
-                        end, cam, kind, 0, f.province, ward, {"state": "closed", "condition": cond}
-                    )
-                )
-
-    def _village_episodes(
-        self, f: Fleet, lo: float, hi: float, n: int, out: list[Event], *, coverage: bool
-    ) -> None:
-        rng = self.rng
-        for t in self._times(n, lo, hi):
-            probe, ward = f.probes[int(rng.integers(len(f.probes)))]
-            village = f"Thôn {int(rng.integers(1, VILLAGES_PER_COMMUNE + 1))}"
-            households = int(rng.integers(20, 320))
-            start = float(t)
-            ref = (
-                f"{'gap' if coverage else 'out'}-{f.province}-{int(start)}-{int(rng.integers(1e6))}"
-            )
-            if coverage:
-                # Most gaps close within hours; one in ten lingers for days.
-                median = 4 * 3600 if rng.random() < 0.9 else 4 * 86400
-                duration = float(rng.lognormal(np.log(median), 0.8))
-                op = OPERATORS[int(rng.integers(len(OPERATORS)))]
-                attrs = {"village": village, "operator": op, "gap": ref, "households": households}
-                kinds = ("network.gap_opened", "network.gap_closed")
-                source = probe
-            else:
-                duration = float(rng.lognormal(np.log(2 * 3600), 1.0))
-                attrs = {
-                    "village": village,
-                    "outage": ref,
-                    "households": households,
-                    "cause": "sự cố lưới điện",
-                }
-                kinds = ("power.outage_started", "power.outage_restored")
-                source = f.grid[int(rng.integers(len(f.grid)))]
-            out.append(self._event(start, source, kinds[0], 2, f.province, ward, attrs))
-            end = start + duration
-            if end < self.end.timestamp():
-                out.append(self._event(end, source, kinds[1], 0, f.province, ward, attrs))
-
-    def _episodes_coverage(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        self._village_episodes(f, lo, hi, n, out, coverage=True)
-
-    def _episodes_power(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        self._village_episodes(f, lo, hi, n, out, coverage=False)
-
-    def _episodes_cell(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        rng = self.rng
-        for t in self._times(n, lo, hi):
-            probe, ward = f.probes[int(rng.integers(len(f.probes)))]
-            op = OPERATORS[int(rng.integers(len(OPERATORS)))]
-            attrs = {
-                "cell": f"{op[:2].upper()}-{ward}-{int(rng.integers(1, 9))}",
-                "operator": op,
-                "technology": "4G",
-            }
-            out.append(
-                self._event(float(t), probe, "network.cell_down", 3, f.province, ward, attrs)
-            )
-            end = float(t) + float(rng.lognormal(np.log(45 * 60), 0.9))
-            if end < self.end.timestamp():
-                out.append(self._event(end, probe, "network.cell_up", 0, f.province, ward, attrs))
-
-    def heartbeats(self, f: Fleet, n: int) -> list[Event]:
-        """One recent event from up to n live devices, so 'silent now' means really silent."""
-        end = self.end.timestamp()
-        out: list[Event] = []
-        devices: list[tuple[str, str, str]] = (
-            [(c, w, "camera.snapshot") for c, w in f.cameras]
-            + [(v, route[0], "transport.position") for v, _, route in f.vehicles]
-            + [(pr, w, "network.signal_sample") for pr, w in f.probes]
-            + [(s, w, "sensor.reading") for s, w in f.sensors]
-        )
-        for source, ward, kind in devices[:n]:
-            if source in self.dead:
-                continue
-            ts = end - float(self.rng.uniform(60, 1800))
-            if kind == "camera.snapshot":
-                attrs: dict[str, Any] = {
-                    "reason": "interval",
-                    "snapshot": {
-                        "path": f"snapshots/{source}/latest.jpg",
-                        "sha256": FAKE_SHA,
-                        "size": 48_213,
-                    },
-                }
-            elif kind == "transport.position":
-                attrs = {"vehicle": source, "speed_kmh": 0.0, "heading": 0.0}
-            elif kind == "network.signal_sample":
-                attrs = {
-                    "probe": source,
-                    "operator": "Viettel",
-                    "technology": "4G",
-                    "rsrp_dbm": -95.0,
-                }
-            else:
-                attrs = {"metric": "pm25", "value": 30.0, "unit": "µg/m³"}
-            out.append(self._event(ts, source, kind, 0, f.province, ward, attrs))
-        return out
-
-    def plan(self) -> list[tuple[float, float, str, int]]:
-        """(start, end, province, events) per province-day, in time order."""
-        end = self.end.timestamp()
-        days = []
-        d = local_day(self.start)
-        while local_midnight(d) < self.end:
-            lo = max(local_midnight(d), self.start).timestamp()
-            hi = min(local_midnight(d + timedelta(days=1)).timestamp(), end)
-            days.append((lo, hi))
-            d += timedelta(days=1)
-        weights = []
-        for lo, hi in days:
-            weekday = datetime.fromtimestamp(lo, UTC).weekday()
-            day_w = (hi - lo) / 86400 * (0.85 if weekday >= 5 else 1.0)
-            for p in self.provinces:
-                pop = self.geo.province(p).population or 1_000_000
-                weights.append(day_w * pop**0.8)
-        w = np.array(weights)
-        counts = self.rng.multinomial(self.total, w / w.sum())
-        out = []
-        i = 0
-        for lo, hi in days:
-            for p in self.provinces:
-                out.append((lo, hi, p, int(counts[i])))
-                i += 1
-        return out
 
 
 def simulate_handling(
@@ -590,16 +94,14 @@ def seed_store(
     if events < 0 or days < 1:
         raise ValueError("events must be >= 0 and days >= 1")
     t0 = time.perf_counter()
-    seeder = Seeder(events, days, end or datetime.now(UTC), seed)
+    until = floor_hour(end or datetime.now(UTC))
+    world = BulkWorld(events, until - timedelta(days=days), until, seed)
     handling_rng = np.random.default_rng(seed + 1)
     report = SeedReport(
-        since=seeder.start.isoformat(), until=seeder.end.isoformat(), backend=store.dialect
+        since=world.start.isoformat(), until=world.end.isoformat(), backend=store.dialect
     )
     pending: list[Event] = []
     handled: set[int] = set()
-    plan = seeder.plan()
-    last_day = max(lo for lo, _, _, _ in plan) if plan else 0.0
-    span = max(seeder.end.timestamp() - seeder.start.timestamp(), 1.0)
 
     def flush() -> None:
         if not pending:
@@ -615,7 +117,7 @@ def seed_store(
             fresh = [
                 a for a in store.alarms(states=("open",), limit=1_000_000) if a.id not in handled
             ]
-            todo = simulate_handling(fresh, seeder.fleets, seeder.end, handling_rng)
+            todo = simulate_handling(fresh, world.fleets, world.end, handling_rng)
             handled.update(a.id for a in fresh)
             report.alarms_handled += store.record_alarm_handling(todo)
         report.seconds = time.perf_counter() - t0
@@ -624,21 +126,9 @@ def seed_store(
 
     def produce() -> None:
         # Generating in a second thread overlaps with the writer's waits on the database.
-        chunk: list[Event] = []
         try:
-            for lo, hi, p, n in plan:
-                f = seeder.fleets[p]
-                if lo == last_day and n:
-                    # The last day keeps a share for device heartbeats near the end.
-                    beats = seeder.heartbeats(f, n // 3)
-                    chunk.extend(beats)
-                    n -= len(beats)
-                progress_ = (lo - seeder.start.timestamp()) / span
-                chunk.extend(seeder.province_day(f, lo, hi, n, progress_))
-                if len(chunk) >= batch:
-                    batches.put(chunk)
-                    chunk = []
-            batches.put(chunk)
+            for chunk in world.stream(batch):
+                batches.put(chunk)
         except BaseException as exc:  # surfaced by the writer
             batches.put(exc)
         batches.put(None)
