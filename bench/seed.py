@@ -146,78 +146,18 @@ def seed_store(
     return report
 
 
-def run_seed(
-    url: str,
-    events: int,
-    *,
-    days: int = DEFAULT_DAYS,
-    end: str | None = None,
-    seed: int = DEFAULT_SEED,
-    batch: int = DEFAULT_BATCH,
-    as_json: bool = False,
-) -> SeedReport:
-    """The `ioc bench seed` command: migrate, seed, print progress and rows/s."""
-    from ioc.store import StoreError, open_store
-
-    try:
-        end_ts = datetime.fromisoformat(end) if end else None
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 time: {end!r}", param_hint="--end") from None
-    if end_ts is not None and end_ts.tzinfo is None:
-        raise click.BadParameter(
-            "give a time zone, e.g. 2026-11-20T08:00+07:00", param_hint="--end"
-        )
-    try:
-        store = open_store(url, migrate=True)
-    except (StoreError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    last = [0.0]
-
-    def progress(r: SeedReport) -> None:
-        if r.seconds - last[0] >= 10 or r.events == events:
-            last[0] = r.seconds
-            print(
-                f"  {r.events:>12,} events  {r.rows_per_s:>9,.0f} rows/s  "
-                f"{r.alarms_opened:,} alarms",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    try:
-        report = seed_store(
-            store, events, days=days, end=end_ts, seed=seed, batch=batch, progress=progress
-        )
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        click.echo(
-            f"seeded {report.inserted:,} events ({report.duplicates:,} duplicates) into "
-            f"{report.backend} in {report.seconds:,.1f} s: {report.rows_per_s:,.0f} rows/s; "
-            f"{report.alarms_opened:,} alarms opened, {report.alarms_handled:,} handled; "
-            f"{report.since} .. {report.until}"
-        )
-    return report
-
-
 @click.command("seed")
 @click.option(
     "--events",
     "n_events",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0),
     required=True,
     help="Number of events to generate.",
 )
 @click.option(
-    "--days",
-    default=DEFAULT_DAYS,
-    show_default=True,
-    type=click.IntRange(min=1),
+    "--days", default=DEFAULT_DAYS, show_default=True, type=click.IntRange(1),
     help="Days of history, ending at --end.",
-)
+)  # fmt: skip
 @click.option("--end", help="End of the history (ISO 8601 with zone; default: now).")
 @click.option("--seed", "seed", default=DEFAULT_SEED, show_default=True, help="Random seed.")
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, help="Events per write_batch.")
@@ -236,7 +176,48 @@ def bench_seed(
 ) -> None:
     """Fill a store with N realistic events across all provinces (the ingest write path)."""
     from ioc.cli import Ctx
+    from ioc.store import StoreError, open_store
 
     found = ctx.find_object(Ctx)
     url = db_url or (found.settings.db_url if found else "")
-    run_seed(url, n_events, days=days, end=end, seed=seed, batch=batch, as_json=as_json)
+    try:
+        end_ts = datetime.fromisoformat(end) if end else None
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {end!r}", param_hint="--end") from None
+    if end_ts is not None and end_ts.tzinfo is None:
+        raise click.BadParameter(
+            "give a time zone, e.g. 2026-11-20T08:00+07:00", param_hint="--end"
+        )
+    try:
+        store = open_store(url, migrate=True)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    last = [0.0]
+
+    def progress(r: SeedReport) -> None:
+        if r.seconds - last[0] >= 10 or r.events == n_events:
+            last[0] = r.seconds
+            print(
+                f"  {r.events:>12,} events  {r.rows_per_s:>9,.0f} rows/s  "
+                f"{r.alarms_opened:,} alarms",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        report = seed_store(
+            store, n_events, days=days, end=end_ts, seed=seed, batch=batch, progress=progress
+        )
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(
+            f"seeded {report.inserted:,} events ({report.duplicates:,} duplicates) into "
+            f"{report.backend} in {report.seconds:,.1f} s: {report.rows_per_s:,.0f} rows/s; "
+            f"{report.alarms_opened:,} alarms opened, {report.alarms_handled:,} handled; "
+            f"{report.since} .. {report.until}"
+        )

@@ -76,22 +76,19 @@ def users_list(ctx: Ctx) -> None:
         )
 
 
-@users.command("disable")
-@click.argument("username")
-@pass_ctx
-def users_disable(ctx: Ctx, username: str) -> None:
-    """Disable an account (it can no longer log in)."""
-    _update_user(ctx, username, "user_disable", disabled=True)
-    click.echo(f"disabled {username}")
+def _switch(name: str, disabled: bool, doc: str) -> None:
+    """Register `ioc users enable|disable USERNAME`."""
+
+    @users.command(name, help=doc)
+    @click.argument("username")
+    @pass_ctx
+    def switch(ctx: Ctx, username: str) -> None:
+        _update_user(ctx, username, f"user_{name}", disabled=disabled)
+        click.echo(f"{name}d {username}")
 
 
-@users.command("enable")
-@click.argument("username")
-@pass_ctx
-def users_enable(ctx: Ctx, username: str) -> None:
-    """Enable a disabled account."""
-    _update_user(ctx, username, "user_enable", disabled=False)
-    click.echo(f"enabled {username}")
+_switch("disable", True, "Disable an account (it can no longer log in).")
+_switch("enable", False, "Enable a disabled account.")
 
 
 @users.command("passwd")
