@@ -11,7 +11,6 @@ benchmark (`ioc bench ingest`). Deterministic from a seed; events are built with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,71 +20,21 @@ import numpy as np
 from ioc.events import Event
 from ioc.geo import geography
 from sample_feeds.feedfile import DEFAULT_TZ
-
-# Share of events by kind (paired episode kinds are drawn separately, see EPISODES).
-SINGLE_MIX: dict[str, float] = {
-    "transport.position": 0.36,
-    "transport.stop_arrival": 0.07,
-    "transport.stop_departure": 0.07,
-    "camera.snapshot": 0.12,
-    "camera.motion": 0.06,
-    "network.signal_sample": 0.12,
-    "security.plate_read": 0.08,
-    "security.traffic_violation": 0.02,
-    "security.intrusion": 0.008,
-    "security.loitering": 0.007,
-    "security.line_crossing": 0.006,
-    "security.crowd": 0.005,
-    "security.fighting": 0.0025,
-    "security.fire": 0.0005,
-    "sensor.reading": 0.04,
-    "transport.panic": 0.0003,
-    "transport.overcrowding": 0.0012,
-    "transport.onboard_camera": 0.0008,
-    "sensor.alert": 0.0005,
-}
-# Events per episode kind as a share of all events (two events each: start and end).
-EPISODES = {"camera": 0.006, "coverage": 0.002, "cell": 0.001, "power": 0.002}
-CAMERA_CONDITIONS = (
-    ("camera.offline", 0.45, 2),
-    ("camera.frozen", 0.15, 2),
-    ("camera.covered", 0.10, 3),
-    ("camera.blurred", 0.15, 1),
-    ("camera.too_bright", 0.10, 1),
-    ("camera.scene_change", 0.05, 1),
+from sample_feeds.generator.bulk_episodes import EPISODE_MAKERS
+from sample_feeds.generator.bulk_fleet import (
+    CONDITION_SEVERITY,
+    DEAD_SHARE,
+    DETECTIONS,
+    EPISODES,
+    FAKE_SHA,
+    HOUR_PROFILE,
+    OPERATORS,
+    SINGLE_MIX,
+    VILLAGES_PER_COMMUNE,
+    VIOLATIONS,
+    WITH_SNAPSHOT,
+    Fleet,
 )
-# Relative activity per local hour: quiet nights, morning and evening peaks.
-HOUR_PROFILE = np.array(
-    [2, 1, 1, 1, 2, 4, 7, 9, 9, 8, 7, 7, 7, 7, 7, 8, 9, 10, 9, 8, 6, 5, 4, 3], dtype=float
-)
-OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile")
-VIOLATIONS = ("red_light", "wrong_way", "speeding", "no_helmet", "illegal_parking", "lane")
-DETECTIONS = ("fighting", "harassment", "weapon", "smoke", "fall", "tamper", "crowding")
-FAKE_SHA = "0" * 63 + "1"
-CONDITION_SEVERITY = {kind: severity for kind, _, severity in CAMERA_CONDITIONS}
-# Kinds a camera reports with a picture of the moment, when snapshots are on.
-WITH_SNAPSHOT = ("camera.motion", "security.")
-# Devices that stop reporting during the last week, for the data-completeness KPI.
-DEAD_SHARE = 0.03
-VILLAGES_PER_COMMUNE = 8
-
-
-@dataclass
-class Fleet:
-    """The devices of one province and where they are."""
-
-    province: str
-    cameras: list[tuple[str, str]]
-    vehicles: list[tuple[str, str, tuple[str, ...]]]
-    probes: list[tuple[str, str]]
-    grid: list[str]
-    sensors: list[tuple[str, str]]
-    incident_factor: float
-    gap_factor: float
-    outage_factor: float
-    on_time: float
-    handling: float
-    camera_reliability: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 class BulkWorld:
@@ -188,7 +137,7 @@ class BulkWorld:
 
     # --- events -----------------------------------------------------------------------
 
-    def _event(
+    def event(
         self,
         ts: float,
         source: str,
@@ -229,7 +178,7 @@ class BulkWorld:
             "height": 1080,
         }
 
-    def _times(self, n: int, lo: float, hi: float) -> np.ndarray:
+    def times(self, n: int, lo: float, hi: float) -> np.ndarray:
         """n instants in [lo, hi) following the local hour profile."""
         hours = np.arange(np.floor(lo / 3600), np.ceil(hi / 3600))
         # The part of each hour inside [lo, hi): whole hours but at the ends of a short range.
@@ -241,13 +190,13 @@ class BulkWorld:
         ts = begin[idx] + self.rng.uniform(0, 1, size=n) * length[idx]
         return np.clip(ts, lo, hi - 1e-3)
 
-    def _alive(self, source: str, ts: float) -> bool:
+    def alive(self, source: str, ts: float) -> bool:
         return ts < self.dead.get(source, np.inf)
 
     def _pick_alive(self, items: list[Any], ts: float, key: Callable[[Any], str]) -> Any:
         for _ in range(8):
             item = items[int(self.rng.integers(len(items)))]
-            if self._alive(key(item), ts):
+            if self.alive(key(item), ts):
                 return item
         return items[0]
 
@@ -266,12 +215,12 @@ class BulkWorld:
         for name, rate in rates.items():
             episodes = int(rng.poisson(n * rate / 2))
             if episodes and len(out) + 2 * episodes <= n:
-                getattr(self, f"_episodes_{name}")(f, lo, hi, episodes, out)
+                EPISODE_MAKERS[name](self, f, lo, hi, episodes, out)
         singles = n - len(out)
         if singles <= 0:
             return out[:n]
         kinds = rng.choice(len(self.kinds), size=singles, p=self.mix)
-        times = self._times(singles, lo, hi)
+        times = self.times(singles, lo, hi)
         for kind_i, ts in zip(kinds, times, strict=True):
             out.append(self._single(f, self.kinds[kind_i], float(ts)))
         return out
@@ -328,7 +277,7 @@ class BulkWorld:
                     "detection": DETECTIONS[int(rng.integers(len(DETECTIONS)))],
                     "confidence": round(float(rng.uniform(0.5, 0.99)), 2),
                 }
-            return self._event(ts, vehicle, kind, severity, p, ward, attrs)
+            return self.event(ts, vehicle, kind, severity, p, ward, attrs)
         if domain in ("camera", "security"):
             cam, ward = self._pick_alive(f.cameras, ts, lambda c: c[0])
             if kind == "camera.snapshot":
@@ -340,14 +289,14 @@ class BulkWorld:
                         "size": 48_213,
                     },
                 }
-                return self._event(ts, cam, kind, 0, p, ward, attrs)
+                return self.event(ts, cam, kind, 0, p, ward, attrs)
             if kind == "camera.motion":
                 attrs = {"area": round(float(rng.uniform(0.01, 0.4)), 3)}
-                return self._event(ts, cam, kind, 0, p, ward, attrs)
+                return self.event(ts, cam, kind, 0, p, ward, attrs)
             if kind in CONDITION_SEVERITY:
                 # A condition drawn on its own opens and stays open (episodes close theirs).
                 attrs = {"state": "opened", "condition": f"{cam}:{kind}:{int(ts)}"}
-                return self._event(ts, cam, kind, CONDITION_SEVERITY[kind], p, ward, attrs)
+                return self.event(ts, cam, kind, CONDITION_SEVERITY[kind], p, ward, attrs)
             # Incidents are rarer in some provinces: resample by the incident factor.
             attrs = {"camera": cam, "confidence": round(float(rng.uniform(0.55, 0.99)), 2)}
             if kind == "security.plate_read":
@@ -357,7 +306,7 @@ class BulkWorld:
                     "direction": "in" if rng.random() < 0.5 else "out",
                     "watchlist": bool(rng.random() < 0.004),
                 }
-                return self._event(ts, cam, kind, 1 if attrs["watchlist"] else 0, p, ward, attrs)
+                return self.event(ts, cam, kind, 1 if attrs["watchlist"] else 0, p, ward, attrs)
             if kind == "security.traffic_violation":
                 attrs |= {"violation": VIOLATIONS[int(rng.integers(len(VIOLATIONS)))]}
             severity = self._incident_severity(kind)
@@ -368,8 +317,8 @@ class BulkWorld:
                     "plate": f"{int(p):02d}B-{int(rng.integers(10000, 99999))}",
                     "watchlist": False,
                 }
-                return self._event(ts, cam, "security.plate_read", 0, p, ward, attrs)
-            return self._event(ts, cam, kind, severity, p, ward, attrs)
+                return self.event(ts, cam, "security.plate_read", 0, p, ward, attrs)
+            return self.event(ts, cam, kind, severity, p, ward, attrs)
         if domain == "network":
             probe, ward = self._pick_alive(f.probes, ts, lambda pr: pr[0])
             attrs = {
@@ -380,14 +329,14 @@ class BulkWorld:
                 "rsrp_dbm": round(float(rng.normal(-98, 9)), 1),
             }
             attrs["rsrp_dbm"] = min(max(attrs["rsrp_dbm"], -140.0), -44.0)
-            return self._event(ts, probe, kind, 0, p, ward, attrs)
+            return self.event(ts, probe, kind, 0, p, ward, attrs)
         sensor, ward = f.sensors[int(rng.integers(len(f.sensors)))]
         value = round(float(rng.lognormal(3.3, 0.5)), 1)
         attrs = {"metric": "pm25", "value": value, "unit": "µg/m³"}
         if kind == "sensor.alert":
             attrs |= {"value": max(value, 80.0), "threshold": 75.0, "state": "opened"}
-            return self._event(ts, sensor, kind, 2, p, ward, attrs)
-        return self._event(ts, sensor, kind, 0, p, ward, attrs)
+            return self.event(ts, sensor, kind, 2, p, ward, attrs)
+        return self.event(ts, sensor, kind, 0, p, ward, attrs)
 
     def _incident_severity(self, kind: str) -> int:
         r = self.rng.random()
@@ -400,101 +349,6 @@ class BulkWorld:
         if kind == "security.crowd":
             return 3 if r < 0.04 else (2 if r < 0.5 else 1)
         return 1 if kind != "security.traffic_violation" else (2 if r < 0.2 else 1)
-
-    def _episodes_camera(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        rng = self.rng
-        rel = f.camera_reliability / f.camera_reliability.sum()
-        names = [c[0] for c in CAMERA_CONDITIONS]
-        probs = np.array([c[1] for c in CAMERA_CONDITIONS])
-        for t in self._times(n, lo, hi):
-            i = int(rng.choice(len(f.cameras), p=rel))
-            cam, ward = f.cameras[i]
-            start = float(t)
-            # One condition at a time per camera, so a later batch never opens inside an
-            # episode an earlier batch already closed.
-            if start < self.camera_free.get(cam, 0.0) or not self._alive(cam, start):
-                continue
-            j = int(rng.choice(len(names), p=probs))
-            kind, severity = names[j], CAMERA_CONDITIONS[j][2]
-            duration = float(rng.lognormal(np.log(40 * 60), 1.2))
-            cond = f"{cam}:{kind}:{int(start)}"
-            out.append(
-                self._event(
-                    start,
-                    cam,
-                    kind,
-                    severity,
-                    f.province,
-                    ward,
-                    {"state": "opened", "condition": cond},
-                )
-            )
-            end = start + duration
-            self.camera_free[cam] = end
-            if end < self.end.timestamp():
-                out.append(
-                    self._event(
-                        end, cam, kind, 0, f.province, ward, {"state": "closed", "condition": cond}
-                    )
-                )
-
-    def _village_episodes(
-        self, f: Fleet, lo: float, hi: float, n: int, out: list[Event], *, coverage: bool
-    ) -> None:
-        rng = self.rng
-        for t in self._times(n, lo, hi):
-            probe, ward = f.probes[int(rng.integers(len(f.probes)))]
-            village = f"Thôn {int(rng.integers(1, VILLAGES_PER_COMMUNE + 1))}"
-            households = int(rng.integers(20, 320))
-            start = float(t)
-            ref = (
-                f"{'gap' if coverage else 'out'}-{f.province}-{int(start)}-{int(rng.integers(1e6))}"
-            )
-            if coverage:
-                # Most gaps close within hours; one in ten lingers for days.
-                median = 4 * 3600 if rng.random() < 0.9 else 4 * 86400
-                duration = float(rng.lognormal(np.log(median), 0.8))
-                op = OPERATORS[int(rng.integers(len(OPERATORS)))]
-                attrs = {"village": village, "operator": op, "gap": ref, "households": households}
-                kinds = ("network.gap_opened", "network.gap_closed")
-                source = probe
-            else:
-                duration = float(rng.lognormal(np.log(2 * 3600), 1.0))
-                attrs = {
-                    "village": village,
-                    "outage": ref,
-                    "households": households,
-                    "cause": "sự cố lưới điện",
-                }
-                kinds = ("power.outage_started", "power.outage_restored")
-                source = f.grid[int(rng.integers(len(f.grid)))]
-            out.append(self._event(start, source, kinds[0], 2, f.province, ward, attrs))
-            end = start + duration
-            if end < self.end.timestamp():
-                out.append(self._event(end, source, kinds[1], 0, f.province, ward, attrs))
-
-    def _episodes_coverage(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        self._village_episodes(f, lo, hi, n, out, coverage=True)
-
-    def _episodes_power(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        self._village_episodes(f, lo, hi, n, out, coverage=False)
-
-    def _episodes_cell(self, f: Fleet, lo: float, hi: float, n: int, out: list[Event]) -> None:
-        rng = self.rng
-        for t in self._times(n, lo, hi):
-            probe, ward = f.probes[int(rng.integers(len(f.probes)))]
-            op = OPERATORS[int(rng.integers(len(OPERATORS)))]
-            attrs = {
-                "cell": f"{op[:2].upper()}-{ward}-{int(rng.integers(1, 9))}",
-                "operator": op,
-                "technology": "4G",
-            }
-            out.append(
-                self._event(float(t), probe, "network.cell_down", 3, f.province, ward, attrs)
-            )
-            end = float(t) + float(rng.lognormal(np.log(45 * 60), 0.9))
-            if end < self.end.timestamp():
-                out.append(self._event(end, probe, "network.cell_up", 0, f.province, ward, attrs))
 
     def heartbeats(self, f: Fleet, n: int) -> list[Event]:
         """One recent event from up to n live devices, so 'silent now' means really silent."""
@@ -530,7 +384,7 @@ class BulkWorld:
                 }
             else:
                 attrs = {"metric": "pm25", "value": 30.0, "unit": "µg/m³"}
-            out.append(self._event(ts, source, kind, 0, f.province, ward, attrs))
+            out.append(self.event(ts, source, kind, 0, f.province, ward, attrs))
         return out
 
     def plan(self) -> list[tuple[float, float, str, int]]:
