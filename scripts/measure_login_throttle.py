@@ -42,7 +42,7 @@ def main(url: str) -> None:
     failed.sort()
     throttled.sort()
     print(
-        f"{store.dialect}: failed login median {failed[len(failed) // 2] * 1000:.1f} ms; "
+        f"{store.backend}: failed login median {failed[len(failed) // 2] * 1000:.1f} ms; "
         f"throttled median {throttled[len(throttled) // 2] * 1000:.2f} ms, "
         f"p95 {throttled[int(len(throttled) * 0.95)] * 1000:.2f} ms; "
         f"audit rows: login_failed {len(store.audit_entries(action='login_failed'))}, "

@@ -191,7 +191,7 @@ def test_brute_force_is_throttled_cheaply_and_audited_once_per_burst(tmp_path, s
         assert per_try < 0.03, f"{per_try * 1000:.1f} ms per throttled attempt"
         assert len(store.audit_entries(action="login_failed")) == 3
         assert len(store.audit_entries(action="login_throttled")) == 1
-        print(f"throttled attempt: {per_try * 1000:.2f} ms ({store.dialect})")
+        print(f"throttled attempt: {per_try * 1000:.2f} ms ({store.backend})")
     finally:
         store.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from dash_support import PASSWORD, add_user, login
 
-from ioc.seed import seed_store
+from bench.seed import seed_store
 from ioc.settings import load_settings
 from ioc.store import open_store
 

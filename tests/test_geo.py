@@ -16,7 +16,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from ioc.geo import DATA_DIR, Geography, bench_locate, geography
+from bench.geo import bench_locate
+from ioc.geo import DATA_DIR, Geography, geography
 from ioc.geo.islands import BUFFER_KM, FEATURES
 from ioc.geo.names import fold_key, name_key, vi_sort_key
 

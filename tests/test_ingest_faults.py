@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.harness import WorkerProcess
-from ingest.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.publisher import FastPublisher
 from ioc.broker import free_port
 from ioc.facts import kpi_facts

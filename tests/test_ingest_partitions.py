@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from test_ingest_faults import Feed, ingest, rollup_total, wait_stored
 
+from bench.loadgen import invalid_messages, make_events, to_wire
 from ingest import partition
-from ingest.loadgen import invalid_messages, make_events, to_wire
 from ingest.publisher import FastPublisher
 from ioc.broker import DEFAULT_AUTOSAVE_CHANGES, MosquittoBroker
 from ioc.store import Store, open_store

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.loadgen import make_events
+from bench.loadgen import make_events
 from ioc import kpi
 from ioc.facts import local_day, local_midnight
 from ioc.store import open_store

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bench.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.decode import Decoder, Received
-from ingest.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.metrics import WorkerStats
 from ingest.mqtt import subscription
 from ingest.writer import BatchWriter, is_data_error

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+from bench.seed import seed_store
 from ioc import kpi
 from ioc.events import Event
-from ioc.seed import Seeder, seed_store
 from ioc.store import open_store
+from sample_feeds.generator.bulk import BulkWorld
 
 END = datetime(2026, 11, 20, 10, tzinfo=UTC)
 N = 4000
@@ -38,7 +39,7 @@ def store_provinces() -> list[str]:
 
 def test_seed_is_deterministic_and_its_events_validate():
     def sample(seed: int) -> list[Event]:
-        s = Seeder(2000, 5, END, seed)
+        s = BulkWorld(2000, END - timedelta(days=5), END, seed)
         out: list[Event] = []
         for lo, hi, p, n in s.plan():
             out.extend(s.province_day(s.fleets[p], lo, hi, n, 0.5))

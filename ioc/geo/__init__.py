@@ -1,6 +1,5 @@
 """Geography: provinces, communes, approximate boundaries and point lookup (post-2025 units)."""
 
-from ioc.geo.bench import bench_locate
 from ioc.geo.units import DATA_DIR, Commune, Geography, Province, geography
 
-__all__ = ["DATA_DIR", "Commune", "Geography", "Province", "bench_locate", "geography"]
+__all__ = ["DATA_DIR", "Commune", "Geography", "Province", "geography"]

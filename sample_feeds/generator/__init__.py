@@ -1,4 +1,6 @@
-"""Deterministic synthetic IOC days: `generate_feed("68", "out.jsonl.gz", seed=1)`.
+"""The one synthetic world. A province's day, device by device:
+`generate_feed("68", "out.jsonl.gz", seed=1)`; weeks of every province in bulk, for the
+benchmarks: `BulkWorld` (sample_feeds.generator.bulk).
 
 One seed, one province and one day always give the same bytes. Each domain draws
 from its own random stream, so changing one domain leaves the others' output alone.
@@ -16,6 +18,7 @@ from typing import Any
 
 from ioc.geo import geography
 from sample_feeds.feedfile import DEFAULT_TZ, FeedHeader, FeedLine, FeedWriter, feed_zone
+from sample_feeds.generator.bulk import BulkWorld
 from sample_feeds.generator.camera_health import emit_health, plan_health
 from sample_feeds.generator.incidents import emit_incidents, plan_incidents
 from sample_feeds.generator.network import generate_network
@@ -185,4 +188,11 @@ def generate_feed(
     )
 
 
-__all__ = ["DEFAULT_DAY", "GenerateStats", "GeneratedDay", "generate_day", "generate_feed"]
+__all__ = [
+    "DEFAULT_DAY",
+    "BulkWorld",
+    "GenerateStats",
+    "GeneratedDay",
+    "generate_day",
+    "generate_feed",
+]

@@ -1,14 +1,16 @@
-"""Throughput and consistency benchmark for point-to-commune lookup."""
+"""`ioc bench geo`: throughput and consistency of point-to-commune lookup."""
 
 from __future__ import annotations
 
+import json
 import time
 
+import click
 import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from ioc.geo.units import Geography, geography
+from ioc.geo import Geography, geography
 
 
 def _random_points_inside(
@@ -65,3 +67,18 @@ def bench_locate(
         "polygon_points": int(point_idx.size),
         "polygon_check_agreement": round(agree / max(point_idx.size, 1), 6),
     }
+
+
+@click.command("geo")
+@click.option("--lookups", default=100_000, show_default=True, help="Random points to locate.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_geo(lookups: int, as_json: bool) -> None:
+    """Point -> commune lookup rate, single and vectorised."""
+    result = bench_locate(lookups)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(
+                f"{key:<26} {value:,.4f}" if isinstance(value, float) else f"{key:<26} {value}"
+            )

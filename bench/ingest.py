@@ -27,8 +27,8 @@ from typing import Any
 
 import click
 
+from bench.loadgen import make_events, to_wire
 from ingest.harness import WorkerProcess, safe_url
-from ingest.loadgen import make_events, to_wire
 from ingest.publisher import FastPublisher, PublishError, publish_with_paho
 from ioc.broker import BrokerUrl, MosquittoBroker
 from ioc.store import StoreError, open_store
@@ -277,7 +277,7 @@ def run_bench(
             "workers": workers,
             "batches": pipe["batches"],
             "store_url": safe_url(db_url),
-            "store_backend": store.dialect,
+            "store_backend": store.backend,
             "broker": str(BrokerUrl.parse(broker_url)),  # never the password
             "broker_config": "shipped ioc/broker/mosquitto.conf" if broker else "external",
             "broker_accounts": (

@@ -154,7 +154,7 @@ def run_bench(
         )
     counts = store.table_counts()
     return {
-        "backend": store.dialect,
+        "backend": store.backend,
         "events": counts.get("events"),
         "alarms": counts.get("alarms"),
         "kpi_tables": store.kpi_table_sizes(),

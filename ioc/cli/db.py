@@ -1,0 +1,77 @@
+"""`ioc db`: create, migrate and inspect the store."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ioc.cli.context import Ctx, open_store_of, pass_ctx
+
+
+@click.group()
+def db() -> None:
+    """Create, migrate and inspect the store."""
+
+
+@db.command("init")
+@pass_ctx
+def db_init(ctx: Ctx) -> None:
+    """Create the schema (same as migrate on an empty store)."""
+    _migrate(ctx)
+
+
+@db.command("migrate")
+@pass_ctx
+def db_migrate(ctx: Ctx) -> None:
+    """Apply pending migrations."""
+    _migrate(ctx)
+
+
+def _migrate(ctx: Ctx) -> None:
+    from ioc.store import StoreError
+
+    store = open_store_of(ctx)
+    try:
+        applied = store.migrate()
+        version = store.schema_version()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if applied:
+        click.echo(
+            f"applied migrations {', '.join(map(str, applied))}; schema at version {version}"
+        )
+    else:
+        click.echo(f"schema already at version {version}; nothing to do")
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def db_status(ctx: Ctx, as_json: bool) -> None:
+    """Backend, versions and row counts."""
+    from ioc.store import StoreError
+
+    store = open_store_of(ctx)
+    try:
+        status = store.status()
+        if status["schema_version"]:
+            status["rows"] = store.table_counts()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False, indent=2, default=str))
+        return
+    for key, value in status.items():
+        if key == "rows":
+            click.echo("rows:")
+            for table, n in value.items():
+                click.echo(f"  {table:<18} {n:>12,}")
+        else:
+            click.echo(f"{key:<17} {value}")
+    if status["schema_version"] < status["latest_migration"]:
+        click.echo("schema is behind: run `ioc db migrate`")
