@@ -275,6 +275,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "replay.log": ("Nhật ký", "Log"),
     "replay.broker": ("Máy chủ MQTT", "MQTT broker"),
     "replay.stored": ("Sự kiện đã lưu từ khi bắt đầu", "Events stored since start"),
+    "replay.external": (
+        "Khởi chạy ngoài trang này (lệnh ioc replay, ví dụ từ ioc demo)",
+        "Started outside this page (an ioc replay command, e.g. from ioc demo)",
+    ),
+    "replay.external_stop": (
+        "Bản phát lại đang chạy do một lệnh khác khởi chạy (như ioc demo); hãy dừng nó ở đó.",
+        "The running replay was started by another command (such as ioc demo); stop it there.",
+    ),
+    "replay.process": ("Tiến trình", "Process"),
+    "replay.messages": ("Bản tin đã phát", "Messages sent"),
+    "replay.feed_time": ("Thời gian trong tệp đã phát", "Feed time played"),
+    "replay.pass": ("lượt", "pass"),
     "replay.hint": (
         "Dữ liệu đi qua MQTT và bộ thu nhận như thiết bị thật; trang Trực tiếp hiển thị kết quả.",
         "Events go through MQTT and ingest like real devices; the Live page shows them.",
