@@ -161,6 +161,21 @@ class StatusWriter:
             pass
 
 
+def _well_formed(s: ReplayStatus) -> bool:
+    numbers = (s.messages, s.loops, s.feed_seconds)
+    texts = (s.proc_start, s.feed, s.speed, s.started_at)
+    try:
+        datetime.fromisoformat(s.started_at)
+    except (TypeError, ValueError):
+        return False
+    return (
+        type(s.pid) is int
+        and all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+        and all(isinstance(x, str) for x in texts)
+        and all(x is None or isinstance(x, str) for x in (s.province, s.start, s.until, s.run_id))
+    )
+
+
 def running_replays(data_dir: Path) -> list[ReplayStatus]:
     """Replays running now on this data directory, oldest first; dead records are cleared."""
     folder = live_dir(data_dir)
@@ -177,7 +192,7 @@ def running_replays(data_dir: Path) -> list[ReplayStatus]:
             status = ReplayStatus(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
-        if status.pid != int(name.split(".")[0]):
+        if not _well_formed(status) or status.pid != int(name.split(".")[0]):
             continue
         if is_alive(status):
             out.append(status)

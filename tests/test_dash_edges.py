@@ -450,3 +450,50 @@ def test_replay_started_outside_the_page_shows_as_running(dash_duo, tmp_path, mq
         if replay is not None:
             stop_process(replay)
         store.close()
+
+
+def test_replay_records_count_only_for_their_own_live_replay_process(tmp_path):
+    """A leftover record (dead pid, reused pid, other program, bad JSON) is not a running replay."""
+    import json
+    import os
+    import sys
+    from dataclasses import asdict
+
+    from ioc.replays import ReplayStatus, live_dir, process_start, running_replays
+
+    folder = live_dir(tmp_path)
+    folder.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "replay"])
+    try:
+        base = {
+            "feed": "f.jsonl",
+            "province": "68",
+            "speed": "1",
+            "loop": True,
+            "rebase": True,
+            "start": None,
+            "until": None,
+            "started_at": datetime.now(UTC).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+        me = os.getpid()
+        records = {
+            # this pytest process: alive, but not a replay
+            me: ReplayStatus(pid=me, proc_start=process_start(me) or "", **base),
+            # a live "replay" with the wrong start time: its pid was reused
+            sleeper.pid: ReplayStatus(pid=sleeper.pid, proc_start="1", **base),
+        }
+        for pid, status in records.items():
+            (folder / f"{pid}.json").write_text(json.dumps(asdict(status)))
+        (folder / "12.json").write_text("{not json")
+        assert running_replays(tmp_path) == []
+        assert not (folder / f"{me}.json").exists(), "a dead or foreign record is cleared"
+        # The same sleeper with its real start time counts (it has `replay` on its command line).
+        wait_for(lambda: process_start(sleeper.pid), timeout=5)
+        good = ReplayStatus(pid=sleeper.pid, proc_start=process_start(sleeper.pid) or "", **base)
+        (folder / f"{sleeper.pid}.json").write_text(json.dumps(asdict(good)))
+        assert [s.pid for s in running_replays(tmp_path)] == [sleeper.pid]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert running_replays(tmp_path) == []
