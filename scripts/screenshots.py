@@ -430,6 +430,7 @@ def capture(s: Shooter, creds: dict[str, str], cameras: list[str]) -> None:
     if operator:
         s.sign_in(operator, creds[operator])
         s.wait_for("#live-feed .feed-item")
+        s.wait_for("#live-map .maplibregl-canvas", 30)
         time.sleep(4)
         s.shot("live")
         if s.click("#live-alarms .alarm-card", 3):
@@ -447,7 +448,8 @@ def capture(s: Shooter, creds: dict[str, str], cameras: list[str]) -> None:
         # An event with device codes (vendor event, violation), shown in words.
         if s.js(
             "const rows = [...document.querySelectorAll('#live-feed .feed-item')];"
-            "const row = rows.find(r => /cam-/.test(r.textContent)) || rows[0];"
+            "const row = rows.find(r => /Vi phạm giao thông|Xâm nhập|Vượt hàng rào/.test(r.textContent))"
+            " || rows.find(r => /cam-/.test(r.textContent)) || rows[0];"
             "if (row) row.click(); return !!row;"
         ):
             time.sleep(3)

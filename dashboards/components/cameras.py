@@ -21,6 +21,7 @@ STATUSES = ("ok", "fault", "offline", "unknown")
 # Where a camera name breaks into parts ("tuyến Phan Thiết – La Gi, Xã Tân Hải"); a plain
 # hyphen is not one: it sits inside commune names ("Phường Cam Ly - Đà Lạt").
 NAME_SEPARATORS = (", ", " – ", " — ", "; ", " | ")
+MIN_SHARED_HEAD = 12  # characters; a shorter shared start ("Camera ") is not worth cutting
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -45,13 +46,12 @@ def name_parts(names: Sequence[str]) -> dict[str, tuple[str, str]]:
         near = [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
         diff = max((_common_prefix(name, other) for other in near), default=0)
         cut = max(
-            (
-                name.rfind(sep, 0, diff) + len(sep)
-                for sep in NAME_SEPARATORS
-                if name.rfind(sep, 0, diff) >= 0
-            ),
+            (name.rfind(sep, 0, diff) + len(sep) for sep in NAME_SEPARATORS if sep in name[:diff]),
             default=0,
         )
+        if cut == 0 and diff >= MIN_SHARED_HEAD:
+            # No part boundary in the shared head: cut at its last word instead.
+            cut = name.rfind(" ", 0, diff) + 1
         out[name] = (name[:cut].rstrip(" ,–—;|"), name[cut:])
     return out
 

@@ -155,7 +155,8 @@ def update_wall(
     )
     page_rows = shown[:WALL_LIMIT]
     tz = services().settings.timezone
-    parts = name_parts([r.device.name or r.device.source for r in page_rows])
+    # Among all cameras in scope, so a name is told apart from those on the next pages too.
+    parts = name_parts([r.device.name or r.device.source for r in shown])
     cards = [
         camera_card(
             r, snaps.get(r.device.source), lang, tz, now, parts[r.device.name or r.device.source]
