@@ -7,8 +7,9 @@ GeoJSON, served by this app.
 
 Circle markers only, so each map layer is told apart by a colour of its own from the
 Okabe-Ito palette (safe for the common colour-vision deficiencies) and by a size band of
-its own; within a layer, severity changes the size and camera health the opacity, never
-the hue, so the legend swatch always matches every point of its layer.
+its own; within a layer, severity or camera trouble grows the marker inside its band, never
+changing the hue or the opacity, so the legend swatch matches every point of its layer
+(plotly draws a swatch with the mean opacity of its points).
 """
 
 from __future__ import annotations
@@ -78,15 +79,15 @@ class LayerStyle:
 
 
 MAP_LAYER_STYLES: dict[str, LayerStyle] = {
-    "incident_areas": LayerStyle(OKABE_ITO["orange"], (18, 40), 0.55),
+    "incident_areas": LayerStyle(OKABE_ITO["orange"], (20, 40), 0.6),
     "incidents": LayerStyle(OKABE_ITO["vermillion"], (13, 18)),
     "gaps": LayerStyle(OKABE_ITO["reddish_purple"], (12, 12)),
     "outages": LayerStyle(OKABE_ITO["yellow"], (11, 11)),
-    "buses": LayerStyle(OKABE_ITO["bluish_green"], (9, 9), 1.0),
-    "cameras": LayerStyle(OKABE_ITO["sky_blue"], (7, 7)),
+    "buses": LayerStyle(OKABE_ITO["bluish_green"], (10, 10), 1.0),
+    "cameras": LayerStyle(OKABE_ITO["sky_blue"], (6, 9)),
 }
-# Camera health on the map: a fainter dot is a camera in trouble (the hover says which).
-CAMERA_OPACITY = {"ok": 0.95, "fault": 0.6, "unknown": 0.45, "offline": 0.3}
+# Camera health on the map: a camera in trouble is a larger dot (the hover says which).
+CAMERA_EMPHASIS = {"ok": 0.0, "unknown": 1 / 3, "fault": 2 / 3, "offline": 1.0}
 
 
 def _sized(style: LayerStyle, fraction: float) -> float:
@@ -184,7 +185,6 @@ def _points(
     hover: Sequence[str],
     layer: str,
     size: Any = None,
-    opacity: Any = None,
 ) -> go.Scattermap:
     style = MAP_LAYER_STYLES[layer]
     return go.Scattermap(
@@ -195,7 +195,7 @@ def _points(
         marker={
             "color": style.colour,
             "size": style.size[0] if size is None else size,
-            "opacity": style.opacity if opacity is None else opacity,
+            "opacity": style.opacity,
         },
         customdata=[[kind, r[key], h] for r, h in zip(rows, hover, strict=True)],
         hovertemplate="%{customdata[2]}<extra></extra>",
@@ -264,7 +264,9 @@ def _map_traces(data: MapData, lang: str) -> list[go.Scattermap]:
             name=t("map.cameras", lang),
             kind="device",
             key="source",
-            opacity=[CAMERA_OPACITY.get(r["status"], 0.45) for r in cameras],
+            size=[
+                _sized(styles["cameras"], CAMERA_EMPHASIS.get(r["status"], 0.0)) for r in cameras
+            ],
             hover=[
                 f"<b>{esc(r['name'])}</b><br>{esc(r['status_text'])}<br>{esc(r['place'])}"
                 for r in cameras

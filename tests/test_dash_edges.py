@@ -310,6 +310,8 @@ def test_name_parts_keep_the_distinguishing_part():
     assert parts[names[0]] == (ROUTE, "Xã Tân Hải")
     assert parts[names[1]] == (ROUTE, "Xã Tân Thành")
     assert parts["Chợ Đà Lạt"] == ("", "Chợ Đà Lạt")
+    short = ["Chợ Phường La Gi", "Chợ Phường Lâm Viên - Đà Lạt"]
+    assert [name_parts(short)[n] for n in short] == [("", n) for n in short]
     # No part boundary in the shared start: cut at its last word.
     other = ["Camera nhận dạng biển số tuyến Di Linh, Xã A", "Camera nhận dạng biển số tuyến La Gi"]
     assert [name_parts(other)[n][0] for n in other] == ["Camera nhận dạng biển số tuyến"] * 2

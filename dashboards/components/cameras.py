@@ -22,6 +22,7 @@ STATUSES = ("ok", "fault", "offline", "unknown")
 # hyphen is not one: it sits inside commune names ("Phường Cam Ly - Đà Lạt").
 NAME_SEPARATORS = (", ", " – ", " — ", "; ", " | ")
 MIN_SHARED_HEAD = 12  # characters; a shorter shared start ("Camera ") is not worth cutting
+SHORT_NAME = 32  # characters: fits a card on two lines, never split
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -49,7 +50,9 @@ def name_parts(names: Sequence[str]) -> dict[str, tuple[str, str]]:
             (name.rfind(sep, 0, diff) + len(sep) for sep in NAME_SEPARATORS if sep in name[:diff]),
             default=0,
         )
-        if cut == 0 and diff >= MIN_SHARED_HEAD:
+        if len(name) <= SHORT_NAME:
+            cut = 0
+        elif cut == 0 and diff >= MIN_SHARED_HEAD:
             # No part boundary in the shared head: cut at its last word instead.
             cut = name.rfind(" ", 0, diff) + 1
         out[name] = (name[:cut].rstrip(" ,–—;|"), name[cut:])
