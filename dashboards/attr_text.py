@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboards.fmt import fmt_datetime, fmt_duration
 from dashboards.i18n import TEXTS, t
+from ioc.kpi import format_number
 
 # Keys whose every value is a code with words of its own ("attr.<key>.<code>").
 CODE_KEYS = frozenset({"violation", "vehicle_type", "direction", "detection", "state", "reason"})
@@ -72,9 +73,11 @@ def _plain(v: Any, lang: str) -> str:
     if isinstance(v, bool):
         return t("attr.yes" if v else "attr.no", lang)
     if isinstance(v, float):
-        return f"{v:,.2f}".rstrip("0").rstrip(".").replace(",", "\u202f")
+        decimals = 0 if v.is_integer() else 2
+        text = format_number(v, decimals, lang)
+        return text.rstrip("0").rstrip(".,") if decimals else text
     if isinstance(v, int):
-        return f"{v:,}".replace(",", "\u202f")
+        return format_number(v, 0, lang)
     if isinstance(v, dict):
         return ", ".join(
             f"{attr_label(k, lang)}: {_plain(x, lang)}" for k, x in v.items() if k != "sha256"
