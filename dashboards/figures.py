@@ -4,6 +4,12 @@ The map uses MapLibre through go.Scattermap on an inline style with only a backg
 layer: no tile server, no glyph server (no text layers, no clustering, which needs
 glyphs for its counts), no icon CDN (circle markers only). Outlines come from our own
 GeoJSON, served by this app.
+
+Circle markers only, so each map layer is told apart by a colour of its own from the
+Okabe-Ito palette (safe for the common colour-vision deficiencies) and by a size band of
+its own; within a layer, severity or camera trouble grows the marker inside its band, never
+changing the hue or the opacity, so the legend swatch matches every point of its layer
+(plotly draws a swatch with the mean opacity of its points).
 """
 
 from __future__ import annotations
@@ -22,11 +28,10 @@ import plotly.graph_objects as go
 from dashboards.fmt import (
     DOMAIN_COLOURS,
     HEALTH_COLOURS,
-    SEVERITY_COLOURS,
     fmt_time,
     local_time,
 )
-from dashboards.i18n import domain_text, t
+from dashboards.i18n import domain_text, severity_text, t
 from ioc.geo import geography
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'DejaVu Sans', sans-serif"
@@ -50,6 +55,44 @@ OFFLINE_STYLE: dict[str, Any] = {
     },
     "layers": [{"id": "sea", "type": "background", "paint": {"background-color": SEA}}],
 }
+
+
+# Okabe & Ito (2008), "Color Universal Design"; black is left out (the map is dark).
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """How one map layer looks: one colour, a size band of its own, an opacity."""
+
+    colour: str
+    size: tuple[int, int]  # smallest and largest marker of the layer
+    opacity: float = 0.9
+
+
+MAP_LAYER_STYLES: dict[str, LayerStyle] = {
+    "incident_areas": LayerStyle(OKABE_ITO["orange"], (20, 40), 0.6),
+    "incidents": LayerStyle(OKABE_ITO["vermillion"], (13, 18)),
+    "gaps": LayerStyle(OKABE_ITO["reddish_purple"], (12, 12)),
+    "outages": LayerStyle(OKABE_ITO["yellow"], (11, 11)),
+    "buses": LayerStyle(OKABE_ITO["bluish_green"], (10, 10), 1.0),
+    "cameras": LayerStyle(OKABE_ITO["sky_blue"], (6, 9)),
+}
+# Camera health on the map: a camera in trouble is a larger dot (the hover says which).
+CAMERA_EMPHASIS = {"ok": 0.0, "unknown": 1 / 3, "fault": 2 / 3, "offline": 1.0}
+
+
+def _sized(style: LayerStyle, fraction: float) -> float:
+    lo, hi = style.size
+    return round(lo + (hi - lo) * max(0.0, min(1.0, fraction)), 1)
 
 
 @dataclass
@@ -139,17 +182,21 @@ def _points(
     name: str,
     kind: str,
     key: str,
-    color: Any,
-    size: Any,
     hover: Sequence[str],
-    opacity: float = 0.9,
+    layer: str,
+    size: Any = None,
 ) -> go.Scattermap:
+    style = MAP_LAYER_STYLES[layer]
     return go.Scattermap(
         lat=[r["lat"] for r in rows],
         lon=[r["lon"] for r in rows],
         mode="markers",
         name=name,
-        marker={"color": color, "size": size, "opacity": opacity},
+        marker={
+            "color": style.colour,
+            "size": style.size[0] if size is None else size,
+            "opacity": style.opacity,
+        },
         customdata=[[kind, r[key], h] for r, h in zip(rows, hover, strict=True)],
         hovertemplate="%{customdata[2]}<extra></extra>",
     )
@@ -161,36 +208,40 @@ MAP_TRACES = ("incident_areas", "incidents", "gaps", "outages", "cameras", "buse
 def _map_traces(data: MapData, lang: str) -> list[go.Scattermap]:
     areas, incidents = data.incident_areas, data.incidents
     gaps, outages, cameras, buses = data.gaps, data.outages, data.cameras, data.buses
+    styles = MAP_LAYER_STYLES
     return [
         _points(
             areas,
+            layer="incident_areas",
             name=t("map.incident_areas", lang),
             kind="ward",
             key="ward",
-            color=[SEVERITY_COLOURS[r["top"]] for r in areas],
-            size=[min(40, 8 + 4 * math.sqrt(r["n"])) for r in areas],
-            hover=[f"<b>{esc(r['place'])}</b><br>{r['n']} {t('map.count', lang)}" for r in areas],
-            opacity=0.7,
+            size=[_sized(styles["incident_areas"], math.sqrt(r["n"]) / 6) for r in areas],
+            hover=[
+                f"<b>{esc(r['place'])}</b><br>{r['n']} {t('map.count', lang)}"
+                f"<br>{esc(t('feed.severity', lang))}: {esc(severity_text(r['top'], lang))}"
+                for r in areas
+            ],
         ),
         _points(
             incidents,
+            layer="incidents",
             name=t("map.incidents", lang),
             kind="event",
             key="id",
-            color=[SEVERITY_COLOURS[r["severity"]] for r in incidents],
-            size=[7 + 2 * r["severity"] for r in incidents],
+            size=[_sized(styles["incidents"], r["severity"] / 4) for r in incidents],
             hover=[
-                f"<b>{esc(r['kind_text'])}</b><br>{esc(r['place'])}<br>{esc(r['time'])}"
+                f"<b>{esc(r['kind_text'])}</b><br>{esc(severity_text(r['severity'], lang))}"
+                f"<br>{esc(r['place'])}<br>{esc(r['time'])}"
                 for r in incidents
             ],
         ),
         _points(
             gaps,
+            layer="gaps",
             name=t("map.gaps", lang),
             kind="event",
             key="event_id",
-            color="#b68cff",
-            size=12,
             hover=[
                 f"<b>{esc(t('map.gaps', lang))}</b><br>{esc(r['village'])}<br>{esc(r['detail'] or '')}"
                 for r in gaps
@@ -198,11 +249,10 @@ def _map_traces(data: MapData, lang: str) -> list[go.Scattermap]:
         ),
         _points(
             outages,
+            layer="outages",
             name=t("map.outages", lang),
             kind="event",
             key="event_id",
-            color="#f5c542",
-            size=12,
             hover=[
                 f"<b>{esc(t('map.outages', lang))}</b><br>{esc(r['village'])}<br>{esc(r['detail'] or '')}"
                 for r in outages
@@ -210,11 +260,13 @@ def _map_traces(data: MapData, lang: str) -> list[go.Scattermap]:
         ),
         _points(
             cameras,
+            layer="cameras",
             name=t("map.cameras", lang),
             kind="device",
             key="source",
-            color=[HEALTH_COLOURS[r["status"]] for r in cameras],
-            size=9,
+            size=[
+                _sized(styles["cameras"], CAMERA_EMPHASIS.get(r["status"], 0.0)) for r in cameras
+            ],
             hover=[
                 f"<b>{esc(r['name'])}</b><br>{esc(r['status_text'])}<br>{esc(r['place'])}"
                 for r in cameras
@@ -222,11 +274,10 @@ def _map_traces(data: MapData, lang: str) -> list[go.Scattermap]:
         ),
         _points(
             buses,
+            layer="buses",
             name=t("map.buses", lang),
             kind="device",
             key="source",
-            color=DOMAIN_COLOURS["transport"],
-            size=10,
             hover=[
                 f"<b>{esc(r['name'])}</b><br>{esc(r['detail'])}<br>{esc(r['time'])}" for r in buses
             ],
@@ -281,6 +332,8 @@ def live_map_figure(data: MapData, lang: str) -> go.Figure:
             "yanchor": "bottom",
             "bgcolor": "rgba(10,17,32,0.75)",
             "font": {"size": 12},
+            # One swatch size for all: the layer's colour is what the legend explains.
+            "itemsizing": "constant",
         },
         hoverlabel={"bgcolor": "#17233a", "bordercolor": OUTLINE, "font": {"family": FONT}},
         # Keep the operator's pan and zoom across updates until the province changes.

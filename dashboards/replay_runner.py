@@ -7,7 +7,6 @@ a JSON file in data_dir/replays, so every gunicorn worker sees the same replay.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -22,6 +21,8 @@ from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
+
+from ioc.replays import ReplayStatus, read_header, running_replays
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +85,6 @@ class ReplayRun:
     def started(self) -> datetime:
         """Start time (UTC)."""
         return datetime.fromisoformat(self.started_at)
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    """The feed's header object (line 1), or {} when it has none or cannot be read."""
-    try:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            first = f.readline(1_000_000)
-        obj = json.loads(first)
-    except (OSError, ValueError, EOFError):
-        return {}
-    return obj if isinstance(obj, dict) and obj.get("feed") == "ioc-feed" else {}
 
 
 def feed_dirs(data_dir: Path) -> list[Path]:
@@ -178,6 +167,12 @@ class ReplayManager:
         tmp = self._state_path().with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(asdict(run)))
         tmp.replace(self._state_path())
+
+    def others(self) -> list[ReplayStatus]:
+        """Replays running on this data directory that this page did not start (ioc demo's)."""
+        run = self.current()
+        mine = run.id if run is not None and self.is_running(run) else None
+        return [s for s in running_replays(self.data_dir) if s.run_id is None or s.run_id != mine]
 
     def is_running(self, run: ReplayRun | None) -> bool:
         """True while the run's process is alive (and really is our replay)."""

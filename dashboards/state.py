@@ -135,13 +135,12 @@ def camera_status(device: Device, conditions: list[Condition], now: datetime) ->
         device.last_ts is None or (device.status_ts and device.status_ts >= device.last_ts)
     ):
         return "offline"
-    # A retained "online" is backed by the device's MQTT last will: the broker publishes
-    # "offline" when the connection drops, so it stays true however quiet the camera is.
-    # Without a status, only recent events vouch for the camera.
-    if device.status != "online":
-        seen = device_seen(device)
-        if seen is None or now - seen > CAMERA_SILENT_AFTER:
-            return "unknown"
+    # The badge and the card's "last seen" come from the same time: a retained "online" is
+    # only as good as the link that set it (a replayed or bridged status has no last will),
+    # so a camera silent for longer than CAMERA_SILENT_AFTER is never shown as healthy.
+    seen = device_seen(device)
+    if seen is None or now - seen > CAMERA_SILENT_AFTER:
+        return "unknown"
     if conditions:
         return "fault"
     return "ok"

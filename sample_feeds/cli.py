@@ -193,6 +193,18 @@ def replay(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--rebase-at") from None
     settings = ctx.settings
+    from ioc.replays import StatusWriter
+
+    # The Replay page shows every running replay, the demo's included, from this record.
+    status = StatusWriter(
+        settings.data_dir,
+        Path(files[0]),
+        speed=speed,
+        loop=loop,
+        rebase=rebase or rebase_at is not None,
+        start=start,
+        until=until,
+    )
     with _stop_on_signals() as stop:
         try:
             summary = run_replay(
@@ -209,9 +221,12 @@ def replay(
                 prefix=settings.topic_prefix,
                 progress=not quiet,
                 stop=stop,
+                on_progress=lambda s: status.progress(s.messages, s.feed_seconds, s.loops + 1),
             )
         except (FeedError, BrokerError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            status.close()
     click.echo(json.dumps(summary.as_dict()) if as_json else summary.report())
     if summary.failed or summary.unacked:
         sys.exit(1)

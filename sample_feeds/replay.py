@@ -316,6 +316,7 @@ def replay(
     progress: bool = False,
     stop: threading.Event | None = None,
     max_outstanding: int = DEFAULT_MAX_OUTSTANDING,
+    on_progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
     """Publish feed files to the broker at mqtt_url; speed=None means as fast as possible.
 
@@ -324,6 +325,7 @@ def replay(
     after the first play whole days. Set `stop` from another thread to end early (a summary is
     still returned). max_loops bounds `loop` (None: until stopped). rebase_at implies
     rebase and fixes the anchor, so the same call twice publishes identical messages.
+    on_progress is called with the running summary after each message (keep it cheap).
     """
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be positive or None (max), got {speed}")
@@ -365,6 +367,7 @@ def replay(
         rebase=rebase,
         rebase_at=rebase_at,
         stop=stop or threading.Event(),
+        on_progress=on_progress,
     )
     conn = connect(parse_broker_url(mqtt_url), "ioc-replay", threaded=False)
     limit = min(max_outstanding, conn.receive_maximum or max_outstanding)
@@ -402,6 +405,7 @@ class _Player:
         rebase: bool,
         rebase_at: datetime | None,
         stop: threading.Event,
+        on_progress: Callable[[ReplaySummary], None] | None = None,
     ) -> None:
         self.sources = sources
         self.wanted = wanted
@@ -411,6 +415,7 @@ class _Player:
         self.rebase = rebase
         self.rebase_at = rebase_at
         self.stop = stop
+        self.on_progress = on_progress
         self.summary = ReplaySummary(files=len(sources), speed=speed)
         self.base: float | None = None  # monotonic time of the first message
         self.pass_start = 0.0  # V[k]: virtual time at which the current pass's window opens
@@ -505,6 +510,8 @@ class _Player:
             summary.feed_seconds = virtual
             last_rel = rel
             bar.update(1)
+            if self.on_progress is not None:
+                self.on_progress(summary)
             if header.start is not None and (speed is not None or summary.messages % 512 == 0):
                 clock = header.start + timedelta(seconds=lo0 + rel)
                 bar.set_postfix_str(

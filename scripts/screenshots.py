@@ -430,6 +430,7 @@ def capture(s: Shooter, creds: dict[str, str], cameras: list[str]) -> None:
     if operator:
         s.sign_in(operator, creds[operator])
         s.wait_for("#live-feed .feed-item")
+        s.wait_for("#live-map .maplibregl-canvas", 30)
         time.sleep(4)
         s.shot("live")
         if s.click("#live-alarms .alarm-card", 3):
@@ -444,6 +445,15 @@ def capture(s: Shooter, creds: dict[str, str], cameras: list[str]) -> None:
             s.shot("live-alarm")
         if click_map_item(s, "Camera", cameras):
             s.shot("live-map-camera")
+        # An event with device codes (vendor event, violation), shown in words.
+        if s.js(
+            "const rows = [...document.querySelectorAll('#live-feed .feed-item')];"
+            "const row = rows.find(r => /Vi phạm giao thông|Xâm nhập|Vượt hàng rào/.test(r.textContent))"
+            " || rows.find(r => /cam-/.test(r.textContent)) || rows[0];"
+            "if (row) row.click(); return !!row;"
+        ):
+            time.sleep(3)
+            s.shot("live-event")
         s.go("/live", 1)
         s.wait_for("#lang-en")
         s.click("#lang-en", 5)
@@ -461,7 +471,10 @@ def capture(s: Shooter, creds: dict[str, str], cameras: list[str]) -> None:
     if engineer:
         s.sign_in(engineer, creds[engineer], "/replay")
         s.wait_for("#replay-feed")
-        time.sleep(2)
+        time.sleep(3)
+        # The demo's own replays (started by `ioc demo`, not this page) show as running.
+        s.wait_for(".replay-external", 10)
+        s.shot("replay-demo")
         s.js(
             "const d = document.querySelector('#replay-flags input[value=loop]');"
             "if (d && !d.checked) d.click();"

@@ -137,3 +137,27 @@
   }
   setInterval(function () { tickTimers(); markNav(); }, 1000);
 })();
+
+/* The alarm column scrolls as one: bring what the operator just caused into view inside it,
+   the detail when a card is picked and a form message (e.g. "note required") when it appears. */
+(function () {
+  "use strict";
+  var seen = {alarm: null, message: ""};
+  function reveal(el, block) {
+    if (el && el.offsetParent !== null) el.scrollIntoView({block: block, inline: "nearest"});
+  }
+  new MutationObserver(function () {
+    var summary = document.querySelector("#alarm-summary .alarm-summary");
+    var alarm = summary ? summary.getAttribute("data-alarm") : null;
+    if (alarm !== seen.alarm) {
+      seen.alarm = alarm;
+      if (alarm) reveal(document.getElementById("alarm-detail"), "nearest");
+    }
+    var msg = document.getElementById("alarm-message");
+    var text = msg ? msg.textContent : "";
+    if (text !== seen.message) {
+      seen.message = text;
+      if (text) reveal(msg, "nearest");
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();

@@ -18,6 +18,45 @@ from dashboards.state import device_seen
 from ioc.events import Event
 
 STATUSES = ("ok", "fault", "offline", "unknown")
+# Where a camera name breaks into parts ("tuyến Phan Thiết – La Gi, Xã Tân Hải"); a plain
+# hyphen is not one: it sits inside commune names ("Phường Cam Ly - Đà Lạt").
+NAME_SEPARATORS = (", ", " – ", " — ", "; ", " | ")
+MIN_SHARED_HEAD = 12  # characters; a shorter shared start ("Camera ") is not worth cutting
+SHORT_NAME = 32  # characters: fits a card on two lines, never split
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def name_parts(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each name as (shared head, distinguishing tail) among the names shown together.
+
+    The tail starts at the name part where it first differs from its most similar neighbour,
+    so "… La Gi, Xã Tân Hải" and "… La Gi, Xã Tân Thành" keep "Xã Tân Hải" / "Xã Tân Thành"
+    whole while the shared head may be cut. A name that shares no part has an empty head.
+    """
+    ordered = sorted(set(names))
+    out: dict[str, tuple[str, str]] = {}
+    for i, name in enumerate(ordered):
+        near = [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
+        diff = max((_common_prefix(name, other) for other in near), default=0)
+        cut = max(
+            (name.rfind(sep, 0, diff) + len(sep) for sep in NAME_SEPARATORS if sep in name[:diff]),
+            default=0,
+        )
+        if len(name) <= SHORT_NAME:
+            cut = 0
+        elif cut == 0 and diff >= MIN_SHARED_HEAD:
+            # No part boundary in the shared head: cut at its last word instead.
+            cut = name.rfind(" ", 0, diff) + 1
+        out[name] = (name[:cut].rstrip(" ,–—;|"), name[cut:])
+    return out
 
 
 def status_badge(status: str, lang: str, text: str | None = None, **kw: Any) -> html.Span:
@@ -49,11 +88,21 @@ def status_summary(rows: Sequence[CameraRow], lang: str) -> html.Div:
 
 
 def camera_card(
-    row: CameraRow, snapshot: Event | None, lang: str, tz: str, now: datetime
+    row: CameraRow,
+    snapshot: Event | None,
+    lang: str,
+    tz: str,
+    now: datetime,
+    parts: tuple[str, str] | None = None,
 ) -> html.Div:
-    """One tile: latest snapshot, health badge, name, place, last seen (ticking)."""
+    """One tile: latest snapshot, health badge, name, place, last seen (ticking).
+
+    parts: the name split by name_parts(), so the part that tells cameras apart stays visible.
+    """
     d = row.device
     seen = device_seen(d)
+    full = d.name or d.source
+    head, tail = parts or ("", full)
     if snapshot is not None and snapshot_ref(snapshot):
         img: Any = html.Img(
             src=snapshot_url(snapshot.id),
@@ -74,7 +123,14 @@ def camera_card(
             html.Div([img, status_badge(row.status, lang)], className=img_cls),
             html.Div(
                 [
-                    html.Span(d.name or d.source, className="cam-name", title=d.name or d.source),
+                    html.Span(
+                        [
+                            html.Span(head, className="cam-name-head") if head else None,
+                            html.Span(tail, className="cam-name-tail"),
+                        ],
+                        className="cam-name",
+                        title=full,
+                    ),
                     html.Span(d.source, className="cam-id mono"),
                     html.Span(place_name(d.province, d.ward, d.lat, d.lon), className="cam-place"),
                     html.Span([t("cam.last_seen", lang), ": ", seen_text], className="cam-seen"),

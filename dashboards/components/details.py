@@ -7,6 +7,7 @@ from typing import Any
 
 from dash import html
 
+from dashboards.attr_text import attr_rows
 from dashboards.components.feed import severity_chip
 from dashboards.fmt import HEALTH_COLOURS, fmt_datetime, fmt_time, place_name
 from dashboards.i18n import kind_text, t
@@ -16,20 +17,21 @@ from ioc.events import Event
 from ioc.store import Device
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={_value(x)}" for k, x in v.items() if k not in ("sha256",))
-    if isinstance(v, list):
-        return ", ".join(_value(x) for x in v)
-    return str(v)
-
-
-def attrs_table(attrs: dict[str, Any]) -> html.Table:
-    """Device-supplied attributes as plain text cells."""
+def attrs_table(attrs: dict[str, Any], lang: str, tz: str) -> html.Table:
+    """Device-supplied attributes as plain text cells, labelled and valued in words."""
     rows = [
-        html.Tr([html.Th(k), html.Td(_value(v))])
-        for k, v in sorted(attrs.items())
-        if k != "snapshot"
+        html.Tr(
+            [
+                html.Th(row.label, title=row.key, **{"data-key": row.key}),
+                html.Td(
+                    [
+                        html.Span(row.value, className="attr-value"),
+                        html.Span(row.code, className="attr-code") if row.code else None,
+                    ]
+                ),
+            ]
+        )
+        for row in attr_rows(attrs, lang, tz)
     ]
     return html.Table(html.Tbody(rows), className="attrs")
 
@@ -61,7 +63,7 @@ def event_details(event: Event, lang: str, tz: str) -> html.Div:
             html.Div(place_name(event.province, event.ward), className="detail-place"),
             html.Div(f"{fmt_datetime(event.ts, tz)} · {event.source}", className="muted"),
             snapshot_img(event, lang) if snapshot_ref(event) else None,
-            attrs_table(event.attrs),
+            attrs_table(event.attrs, lang, tz),
         ],
         className="details",
         id="details-body",
@@ -116,7 +118,7 @@ def device_details(
     if status is not None:
         children.append(snapshot_img(snapshot, lang))
     if device.last_attrs:
-        children.append(attrs_table(device.last_attrs))
+        children.append(attrs_table(device.last_attrs, lang, tz))
     return html.Div(
         children, className="details", id="details-body", **{"data-device": device.source}
     )

@@ -12,7 +12,13 @@ from dash import ALL, ClientsideFunction, Input, Output, State, callback, dcc, h
 from dash.exceptions import PreventUpdate
 
 from dashboards.auth import check_place, current_lang, guard, page, scope
-from dashboards.components.cameras import STATUSES, camera_card, camera_history, status_summary
+from dashboards.components.cameras import (
+    STATUSES,
+    camera_card,
+    camera_history,
+    name_parts,
+    status_summary,
+)
 from dashboards.components.filters import ALL as ALL_VALUES
 from dashboards.components.filters import (
     clean_filters,
@@ -149,7 +155,14 @@ def update_wall(
     )
     page_rows = shown[:WALL_LIMIT]
     tz = services().settings.timezone
-    cards = [camera_card(r, snaps.get(r.device.source), lang, tz, now) for r in page_rows]
+    # Among all cameras in scope, so a name is told apart from those on the next pages too.
+    parts = name_parts([r.device.name or r.device.source for r in shown])
+    cards = [
+        camera_card(
+            r, snaps.get(r.device.source), lang, tz, now, parts[r.device.name or r.device.source]
+        )
+        for r in page_rows
+    ]
     if not cards:
         cards = [html.P(t("cam.empty", lang), className="empty")]
     more = f"{len(page_rows)} / {len(shown)}" if len(shown) > len(page_rows) else ""

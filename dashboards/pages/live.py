@@ -393,7 +393,7 @@ def _slow_layers(
                 "status_text": t(f"cam.status.{r.status}", lang),
                 "place": place_name(r.device.province, r.device.ward, r.device.lat, r.device.lon),
             }
-            # Healthy first, so faults are drawn on top (and the legend swatch is green).
+            # Healthy first, so faults are drawn on top (and the legend swatch is opaque).
             for r in sorted(
                 camera_rows(store, province=prov, ward=ward, now=now),
                 key=lambda r: -STATUS_ORDER[r.status],

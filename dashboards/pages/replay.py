@@ -21,6 +21,7 @@ from dashboards.replay_runner import (
     parse_hhmm,
 )
 from dashboards.services import services
+from ioc.replays import ReplayStatus
 from ioc.store import User
 
 dash.register_page(__name__, path="/replay", title="IOC — Phát lại", order=2)
@@ -197,7 +198,7 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
     )
 
 
-def run_in_scope(user: User, run: ReplayRun) -> bool:
+def run_in_scope(user: User, run: ReplayRun | ReplayStatus) -> bool:
     """True if the user may see and stop this run (same rule as starting it)."""
     return user.province is None or run.province == user.province
 
@@ -227,6 +228,9 @@ def control(
             # Same answer as "nothing running": another province's run is not shown.
             audit_denial(user, "replay stop", {"run": current.id, "province": current.province})
             return t("replay.stopped", lang)
+        if not manager.is_running(current) and any(run_in_scope(user, o) for o in manager.others()):
+            # Not ours to stop: its parent (ioc demo) would take the whole demo down with it.
+            return t("replay.external_stop", lang)
         run = manager.stop(user.username)
         if run is not None:
             store.append_audit(
@@ -288,9 +292,47 @@ def status(user: User, _n: Any) -> Any:
     """State, progress (feed time played over the window), stored events and the log tail."""
     lang = current_lang()
     manager = _manager()
+    others = [_external(o, lang) for o in manager.others() if run_in_scope(user, o)]
     run = manager.current()
     if run is None or not run_in_scope(user, run):
+        if others:
+            return html.Div(others, id="replay-others")
         return html.P(t("replay.none", lang), className="muted")
+    mine = _page_run(user, manager, run, lang)
+    return html.Div([html.Div(others, id="replay-others"), mine]) if others else mine
+
+
+def _external(status: ReplayStatus, lang: str) -> html.Div:
+    """A replay started outside the page (the demo's): what its own heartbeat says."""
+    tz = services().settings.timezone
+    speed = f"{status.speed}×" if status.speed != "max" else "max"
+    played = fmt_duration(status.feed_seconds)
+    if status.loop and status.loops:
+        played += f" · {t('replay.pass', lang)} {status.loops}"
+    rows = [
+        (t("replay.feed", lang), status.feed),
+        (t("replay.speed", lang), speed),
+        (t("replay.window", lang), f"{status.start or '00:00'} → {status.until or '…'}"),
+        ("", f"{fmt_datetime(status.started, tz)} · {t('replay.external', lang)}"),
+        (t("replay.process", lang), str(status.pid)),
+        (t("replay.feed_time", lang), played),
+        (t("replay.messages", lang), f"{status.messages:,}".replace(",", ".")),
+    ]
+    return html.Div(
+        [
+            html.H2(html.Span(t("replay.running", lang), className="replay-state running")),
+            html.Table(
+                html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in rows if v]),
+                className="attrs",
+            ),
+        ],
+        className="replay-external",
+        **{"data-pid": str(status.pid), "data-feed": status.feed},
+    )
+
+
+def _page_run(user: User, manager: ReplayManager, run: ReplayRun, lang: str) -> html.Div:
+    """The replay this page started: state, progress, stored events and the log tail."""
     running = manager.is_running(run)
     if running:
         state, css = t("replay.running", lang), "running"
