@@ -30,6 +30,7 @@ from ioc.store.models import (
     WorkerHealth,
     WriteResult,
 )
+from ioc.store.registers import RegisterQueries  # issue 16: programme registers
 from ioc.store.security import SecurityQueries
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _record(cls: type, row: dict[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-class Store(KpiQueries, SecurityQueries, ABC):
+class Store(KpiQueries, SecurityQueries, RegisterQueries, ABC):
     """Everything the product keeps: events, rollups, devices, alarms, users, audit, dead letters."""
 
     dialect: str = ""
@@ -229,6 +230,7 @@ class Store(KpiQueries, SecurityQueries, ABC):
                 self._apply_rollups(tx, inserted)
                 self._apply_kpi_state(tx, inserted)
                 self._apply_device_state(tx, latest_per_source(inserted))
+                self.apply_programme_events(tx, inserted)  # issue 16: registers (RegisterQueries)
                 from ioc.alarms import triggers_for  # ioc.alarms imports the store's models
 
                 for trigger in triggers_for(inserted):
