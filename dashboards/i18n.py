@@ -412,6 +412,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{n} cases; {rate} per 10,000 residents (population {population}); "
         "{cameras} cameras integrated",
     ),
+    "review.alarms": ("Xử lý cảnh báo", "Alarm handling"),
+    "review.alarm_text": (
+        "{opened} cảnh báo; {acknowledged} đã tiếp nhận (trung vị {ack} phút), "
+        "{resolved} đã xử lý xong (trung vị {resolve} phút)",
+        "{opened} alarms; {acknowledged} acknowledged (median {ack} min), "
+        "{resolved} resolved (median {resolve} min)",
+    ),
     "review.communes": ("Thay đổi theo xã/phường/đặc khu", "Changes by commune"),
     "review.none": ("Không có thay đổi.", "No changes."),
     "review.denominator": (

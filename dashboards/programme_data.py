@@ -276,6 +276,8 @@ class Review:
     traffic_violations: int
     population: int
     cameras_now: int
+    # Alarms opened in the period: n, n_ack, n_resolved, ack_median_s, resolve_median_s, ...
+    alarms: dict[str, Any]
     # (commune or province code, name, villages to 4G, villages to the grid, cameras integrated)
     places: list[tuple[str, str, int, int, int]]
 
@@ -315,6 +317,15 @@ def review(store: Store, province: str | None, since: date, until: date) -> Revi
         since + timedelta(days=1), until + timedelta(days=1), province
     )
     order, traffic = split_incidents(kinds.items())
+    # Local days: from the end of `since` to the end of `until` (UTC+7, no daylight saving).
+    start = datetime(since.year, since.month, since.day, 17, tzinfo=UTC)
+    end = datetime(until.year, until.month, until.day, 17, tzinfo=UTC)
+    from ioc.alarms import ACK_SLA_S, RESOLVE_SLA_S
+
+    rows = store.alarm_handling(
+        start, end, datetime.now(UTC), ACK_SLA_S, RESOLVE_SLA_S, group="total", province=province
+    )
+    alarms = rows[0] if rows else {"n": 0, "n_ack": 0, "n_resolved": 0}
     return Review(
         province=province,
         since=since,
@@ -326,5 +337,6 @@ def review(store: Store, province: str | None, since: date, until: date) -> Revi
         traffic_violations=traffic,
         population=population_of(province),
         cameras_now=sum(cams_after.values()),
+        alarms=alarms,
         places=places,
     )

@@ -37,7 +37,7 @@ def prog_env(tmp_path):
     # Inside the review: 3 security/order incidents and 5 traffic violations in Lâm Đồng,
     # plus plate reads (neither); one intrusion outside it.
     at = datetime(2025, 11, 5, 3, tzinfo=UTC)
-    events = [ev("security.intrusion", source=f"cam-i{i}", ts=at) for i in range(3)]
+    events = [ev("security.intrusion", source=f"cam-i{i}", ts=at, severity=3) for i in range(3)]
     events += [
         ev(
             "security.traffic_violation",
@@ -50,6 +50,8 @@ def prog_env(tmp_path):
     events += [ev("security.plate_read", source="cam-p", ts=at, attrs={"plate": "49A12345"})]
     events += [ev("security.intrusion", source="cam-x", ts=datetime(2025, 10, 1, tzinfo=UTC))]
     store.write_batch(events)
+    first = min(store.alarms(), key=lambda a: a.id)
+    store.alarm_action(first.id, actor="op", action="acknowledge")
     from dashboards.app import create_app
 
     app = create_app(settings)
@@ -199,6 +201,8 @@ def test_review_separates_order_from_traffic(prog_env):
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     text = _text(r.get_json()["response"]["review-summary"]["children"])
     assert "3 vụ;" in text and "5 vụ;" in text
+    # The three intrusions raised three alarms; one was acknowledged.
+    assert "3 cảnh báo; 1 đã tiếp nhận" in text and "0 đã xử lý xong" in text
     # The day each village of the programme was first declared at 4G.
     in_prog = {v.id for v in reg.baseline if v.province == "68" and v.signal not in ("4G", "5G")}
     first_4g: dict[str, date] = {}

@@ -107,6 +107,23 @@ def _rate(r: Review, n: int, lang: str) -> str:
     )
 
 
+def _minutes(seconds: float | None, lang: str) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds / 60:.1f}".replace(".", "," if lang == "vi" else ".")
+
+
+def _alarms(r: Review, lang: str) -> str:
+    a = r.alarms
+    return t("review.alarm_text", lang).format(
+        opened=_num(a.get("n") or 0, lang),
+        acknowledged=_num(a.get("n_ack") or 0, lang),
+        resolved=_num(a.get("n_resolved") or 0, lang),
+        ack=_minutes(a.get("ack_median_s"), lang),
+        resolve=_minutes(a.get("resolve_median_s"), lang),
+    )
+
+
 def summary(r: Review, lang: str) -> html.Table:
     """One row per item: the change between the two days."""
     rows = [
@@ -115,6 +132,7 @@ def summary(r: Review, lang: str) -> html.Table:
         ("cameras_integrated", _num(r.cameras_integrated, lang)),
         ("order_incidents", _rate(r, r.order_incidents, lang)),
         ("traffic_violations", _rate(r, r.traffic_violations, lang)),
+        ("alarms", _alarms(r, lang)),
     ]
     head = [t("review.item", lang), t("review.change", lang)]
     return html.Table(
