@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -138,37 +137,12 @@ def programme_view(store: Store, programme: str, province: str | None, on: date)
                     )
                 )
     else:
-        per_place: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        owners: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        vendors: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        communes_on: set[str] = set()
-        routes_all: set[str] = set()
-        routes_on: set[str] = set()
-        communes_all: set[str] = set()
-        for c in store.camera_counts(province, on=on):
-            key = c.ward if commune else c.province
-            for bucket in (per_place[key], owners[c.owner], vendors[c.vendor]):
-                bucket[0] += c.planned
-                bucket[1] += c.integrated
-            communes_all.add(c.ward)
-            if c.integrated:
-                communes_on.add(c.ward)
-            if c.route:
-                routes_all.add(c.route)
-                if c.integrated:
-                    routes_on.add(c.route)
+        cams = store.camera_summary(province, on=on)
         view.places = [
             PlaceRow(k, _name(k, commune), planned, done)
-            for k, (planned, done) in per_place.items()
+            for k, (planned, done) in cams.places.items()
         ]
-        view.by_owner = {k: (v[0], v[1]) for k, v in owners.items()}
-        view.by_vendor = {k: (v[0], v[1]) for k, v in vendors.items()}
-        view.coverage = {
-            "communes": len(communes_on),
-            "all_communes": len(communes_all),
-            "routes": len(routes_on),
-            "all_routes": len(routes_all),
-        }
+        view.by_owner, view.by_vendor, view.coverage = cams.owners, cams.vendors, cams.coverage
     # Furthest behind: the smallest share done, then the most left.
     view.places.sort(key=lambda p: (p.share, -p.remaining, p.code))
     return view
@@ -295,24 +269,14 @@ def population_of(province: str | None) -> int:
 
 def review(store: Store, province: str | None, since: date, until: date) -> Review:
     """Programme moves, cameras integrated and incidents between two review days."""
-    by = "ward" if province else "province"
-    before = {r.key: r for r in store.programme_counts(by=by, province=province, on=since)}
-    after = {r.key: r for r in store.programme_counts(by=by, province=province, on=until)}
-    cams_before: dict[str, int] = defaultdict(int)
-    cams_after: dict[str, int] = defaultdict(int)
-    for c in store.camera_counts(province, on=since):
-        cams_before[c.ward if province else c.province] += c.integrated
-    for c in store.camera_counts(province, on=until):
-        cams_after[c.ward if province else c.province] += c.integrated
-    places = []
-    for key in sorted(set(after) | set(cams_after)):
-        a, b = after.get(key), before.get(key)
-        sig = (a.signal_done if a else 0) - (b.signal_done if b else 0)
-        pw = (a.power_done if a else 0) - (b.power_done if b else 0)
-        cam = cams_after[key] - cams_before[key]
-        if sig or pw or cam:
-            places.append((key, _name(key, province is not None), sig, pw, cam))
+    moves = store.register_moves(since, until, province)
+    places = [
+        (key, _name(key, province is not None), sig, pw, cam)
+        for key, (sig, pw, cam) in moves.items()
+        if sig or pw or cam
+    ]
     places.sort(key=lambda r: (-(r[2] + r[3] + r[4]), r[0]))
+    cameras_now = sum(done for _, done in store.camera_summary(province, on=until).owners.values())
     kinds = store.security_incident_counts(
         since + timedelta(days=1), until + timedelta(days=1), province
     )
@@ -336,7 +300,7 @@ def review(store: Store, province: str | None, since: date, until: date) -> Revi
         order_incidents=order,
         traffic_violations=traffic,
         population=population_of(province),
-        cameras_now=sum(cams_after.values()),
+        cameras_now=cameras_now,
         alarms=alarms,
         places=places,
     )

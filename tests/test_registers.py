@@ -145,7 +145,7 @@ def test_load_counts_and_declared_progress(store: Store, tmp_path):
     assert counts[LAC_DUONG].signal_target == 2 and counts[LAC_DUONG].signal_done == 0
     assert counts[LAC_DUONG].power_target == 1
     assert counts[LAC_DUONG].signal_households_left == 120 + 90
-    assert counts[XUAN_HUONG].signal_target == 0
+    assert XUAN_HUONG not in counts  # covered everywhere: in no programme
 
     # A later declaration covers one village; an older one is ignored.
     later = [GOOD[0][:8] + ["4G", "connected", "2025-09-15"]]
@@ -322,3 +322,26 @@ def test_village_row_rejects_impossible_counts():
     with pytest.raises(ValueError, match="fewer residents"):
         VillageRow(province="68", ward=LAC_DUONG, name="Thôn 1", kind="thôn", households=10,
                    residents=5, signal="none", power="none", declared_on=date(2025, 6, 1))  # fmt: skip
+
+
+def test_camera_summary_and_moves(store: Store):
+    from ioc.registers.models import CameraRow
+
+    def cam(i: str, ward: str, owner: str, route: str | None, done: date | None) -> CameraRow:
+        return CameraRow(id=i, province="68", ward=ward, owner=owner, vendor="Dahua",
+                         route=route, planned_on=date(2025, 7, 1), integrated_on=done)  # fmt: skip
+
+    store.load_register(
+        cameras=[
+            cam("c1", XUAN_HUONG, "transport", "BUS-1", date(2025, 8, 1)),
+            cam("c2", XUAN_HUONG, "transport", "BUS-2", None),
+            cam("c3", LAC_DUONG, "security", None, date(2025, 9, 1)),
+        ]
+    )
+    s = store.camera_summary("68", on=date(2025, 8, 15))
+    assert s.places == {XUAN_HUONG: (2, 1), LAC_DUONG: (1, 0)}
+    assert s.owners == {"transport": (2, 1), "security": (1, 0)}
+    assert s.coverage == {"all_communes": 2, "communes": 1, "all_routes": 2, "routes": 1}
+    assert store.camera_summary(on=date(2025, 9, 1)).places == {"68": (3, 2)}
+    assert store.register_moves(date(2025, 8, 1), date(2025, 9, 1), "68") == {LAC_DUONG: (0, 0, 1)}
+    assert store.register_moves(date(2025, 7, 31), date(2025, 9, 1)) == {"68": (0, 0, 2)}

@@ -119,7 +119,8 @@ def show(ctx: Ctx, province: str | None, on: str | None, as_json: bool) -> None:
         {
             "code": r.key,
             "name": name(r.key),
-            "villages": r.villages,
+            "signal_target": r.signal_target,
+            "power_target": r.power_target,
             "signal_remaining": r.signal_target - r.signal_done,
             "power_remaining": r.power_target - r.power_done,
         }
@@ -136,9 +137,9 @@ def show(ctx: Ctx, province: str | None, on: str | None, as_json: bool) -> None:
             f"{key:8} target {s['target']:>6}  done {s['done']:>6}  remaining {s['remaining']:>6}  "
             f"deadline in {s['days_to_deadline']} days  projected {s['projected_completion'] or '-'}"
         )
-    click.echo(f"{'code':6} {'name':32} {'villages':>8} {'no 4G':>6} {'no grid':>7}")
+    click.echo(f"{'code':6} {'name':32} {'no 4G':>6} {'of':>5} {'no grid':>7} {'of':>5}")
     for p in places:
         click.echo(
-            f"{p['code']:6} {p['name'][:32]:32} {p['villages']:>8} "
-            f"{p['signal_remaining']:>6} {p['power_remaining']:>7}"
+            f"{p['code']:6} {p['name'][:32]:32} {p['signal_remaining']:>6} "
+            f"{p['signal_target']:>5} {p['power_remaining']:>7} {p['power_target']:>5}"
         )

@@ -52,7 +52,6 @@ _UPSERT_CAMERA = (
     "integrated_on = COALESCE(camera_register.integrated_on, excluded.integrated_on)"
 )
 _PROGRESS_SELECT = (
-    "count(*) AS villages, "
     "sum(CASE WHEN in_signal THEN 1 ELSE 0 END) AS signal_target, "
     "sum(CASE WHEN in_signal AND signal_covered_on IS NOT NULL AND signal_covered_on <= %s "
     "THEN 1 ELSE 0 END) AS signal_done, "
@@ -63,17 +62,51 @@ _PROGRESS_SELECT = (
     "THEN 1 ELSE 0 END) AS power_done, "
     "sum(CASE WHEN in_power AND (power_covered_on IS NULL OR power_covered_on > %s) "
     "THEN households ELSE 0 END) AS power_households_left "
-    "FROM villages"
+    # Only villages in a programme: a small share of the register, with a partial index.
+    "FROM villages WHERE (in_signal OR in_power)"
 )
-_PROGRESS = {
-    ("province", False): "SELECT province AS key, " + _PROGRESS_SELECT + " GROUP BY province",
-    ("ward", False): "SELECT ward AS key, " + _PROGRESS_SELECT + " GROUP BY ward",
-    ("province", True): "SELECT province AS key, "
-    + _PROGRESS_SELECT
-    + " WHERE province = %s GROUP BY province",
-    ("ward", True): "SELECT ward AS key, "
-    + _PROGRESS_SELECT
-    + " WHERE province = %s GROUP BY ward",
+_MOVES_WHERE = (
+    " WHERE ((in_signal AND signal_covered_on > %s AND signal_covered_on <= %s) "
+    "OR (in_power AND power_covered_on > %s AND power_covered_on <= %s))"
+)
+_MOVES_SELECT = (
+    "sum(CASE WHEN in_signal AND signal_covered_on > %s AND signal_covered_on <= %s "
+    "THEN 1 ELSE 0 END) AS signal, "
+    "sum(CASE WHEN in_power AND power_covered_on > %s AND power_covered_on <= %s "
+    "THEN 1 ELSE 0 END) AS power FROM villages" + _MOVES_WHERE
+)
+_CAMERA_GROUP = (
+    "count(*) AS planned, "
+    "sum(CASE WHEN integrated_on <= %s THEN 1 ELSE 0 END) AS integrated FROM camera_register"
+)
+_CAMERA_COVERAGE = (
+    "SELECT count(DISTINCT ward) AS all_communes, "
+    "count(DISTINCT CASE WHEN integrated_on <= %s THEN ward END) AS communes, "
+    "count(DISTINCT route) AS all_routes, "
+    "count(DISTINCT CASE WHEN integrated_on <= %s THEN route END) AS routes FROM camera_register"
+)
+# Queries by the column grouped on and whether scoped to a province; every name is fixed here.
+_PROGRESS: dict[tuple[str, bool], str] = {}
+_MOVES: dict[tuple[str, bool], str] = {}
+_CAMERA_BY: dict[tuple[str, bool], str] = {}
+for _col in ("province", "ward", "owner", "vendor"):
+    for _scoped in (False, True):
+        _and = " AND province = %s" if _scoped else ""
+        _where = " WHERE province = %s" if _scoped else ""
+        _PROGRESS[(_col, _scoped)] = (
+            "SELECT " + _col + " AS key, " + _PROGRESS_SELECT + _and + " GROUP BY " + _col
+        )
+        _MOVES[(_col, _scoped)] = (
+            "SELECT " + _col + " AS key, " + _MOVES_SELECT + _and + " GROUP BY " + _col
+        )
+        _CAMERA_BY[(_col, _scoped)] = (
+            "SELECT " + _col + " AS key, " + _CAMERA_GROUP + _where + " GROUP BY " + _col
+        )
+_CAMERA_MOVES = {
+    False: "SELECT province AS key, count(*) AS n FROM camera_register "
+    "WHERE integrated_on > %s AND integrated_on <= %s GROUP BY province",
+    True: "SELECT ward AS key, count(*) AS n FROM camera_register "
+    "WHERE integrated_on > %s AND integrated_on <= %s AND province = %s GROUP BY ward",
 }
 _TIMELINE = {
     ("signal", False): "SELECT signal_covered_on AS day, count(*) AS n FROM villages "
@@ -145,7 +178,6 @@ class ProgrammeCounts:
     """Villages of a place in the signal and power programmes, as of a day."""
 
     key: str
-    villages: int
     signal_target: int
     signal_done: int
     signal_households_left: int
@@ -165,6 +197,18 @@ class CameraCounts:
     route: str | None
     planned: int
     integrated: int
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSummary:
+    """Cameras planned and integrated (as of a day) by place, owner and vendor, and coverage."""
+
+    # place (province, or commune of one province) / owner / vendor -> (planned, integrated)
+    places: dict[str, tuple[int, int]]
+    owners: dict[str, tuple[int, int]]
+    vendors: dict[str, tuple[int, int]]
+    # communes and bus routes with at least one integrated camera, and all planned ones
+    coverage: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +500,41 @@ class RegisterQueries:
             )
             for r in rows
         ]
+
+    def camera_summary(self, province: str | None = None, on: date | None = None) -> CameraSummary:
+        """Cameras planned and integrated by the end of day `on`, by place, owner and vendor."""
+        day = self._to_db(on or date.max)
+        scoped = province is not None
+        where = [province] if scoped else []
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        with self.transaction(readonly=True) as tx:
+            for name, col in (("places", "ward" if scoped else "province"), ("owners", "owner"),
+                              ("vendors", "vendor")):  # fmt: skip
+                rows = tx.fetch(_CAMERA_BY[(col, scoped)], [day, *where])
+                out[name] = {r["key"]: (int(r["planned"]), int(r["integrated"] or 0)) for r in rows}
+            query = _CAMERA_COVERAGE + (" WHERE province = %s" if scoped else "")
+            cov = tx.fetch(query, [day, day, *where])[0]
+        return CameraSummary(
+            out["places"], out["owners"], out["vendors"], {k: int(v or 0) for k, v in cov.items()}
+        )
+
+    def register_moves(
+        self, since: date, until: date, province: str | None = None
+    ) -> dict[str, tuple[int, int, int]]:
+        """Per province (or commune of one province): villages covered by 4G, connected to the
+        grid and cameras integrated after the end of day `since` up to the end of `until`."""
+        scoped = province is not None
+        a, b = self._to_db(since), self._to_db(until)
+        where = [province] if scoped else []
+        moves: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        with self.transaction(readonly=True) as tx:
+            key = "ward" if scoped else "province"
+            for r in tx.fetch(_MOVES[(key, scoped)], [a, b] * 4 + where):
+                moves[r["key"]][0] += int(r["signal"] or 0)
+                moves[r["key"]][1] += int(r["power"] or 0)
+            for r in tx.fetch(_CAMERA_MOVES[scoped], [a, b, *where]):
+                moves[r["key"]][2] += int(r["n"])
+        return {k: (v[0], v[1], v[2]) for k, v in moves.items()}
 
     def security_incident_counts(
         self, since: date, until: date, province: str | None = None
