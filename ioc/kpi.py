@@ -62,6 +62,10 @@ EXPECTED_SILENCE_S = {
 }
 
 _INCIDENTS = frozenset(INCIDENT_KINDS)
+# Issue 16: Vietnam reports traffic order apart from security and order, so the security KPI
+# counts every incident kind but traffic violations, and traffic violations have their own.
+TRAFFIC_ORDER_KINDS = ("security.traffic_violation",)
+ORDER_INCIDENT_KINDS = tuple(k for k in INCIDENT_KINDS if k not in TRAFFIC_ORDER_KINDS)
 
 
 def kpi_facts(e: Event) -> tuple[str, ...]:
@@ -154,12 +158,29 @@ KPIS: dict[str, KpiDef] = {
             name_en="Security incidents per 10,000 residents",
             unit_vi="vụ/10.000 dân",
             unit_en="per 10,000 residents",
-            formula_vi="số sự cố an ninh trong kỳ ÷ quy mô dân số × 10.000; theo loại: "
-            "xâm nhập, tụ tập, đánh nhau, cháy, vượt tuyến, lảng vảng, vi phạm giao thông",
-            formula_en="security incidents in the period ÷ population × 10,000; by type: "
-            "intrusion, crowd, fighting, fire, line crossing, loitering, traffic violation",
+            formula_vi="số sự cố an ninh trật tự trong kỳ ÷ quy mô dân số × 10.000; theo loại: "
+            "xâm nhập, tụ tập, đánh nhau, cháy, vượt tuyến, lảng vảng (vi phạm trật tự giao "
+            "thông tính riêng)",
+            formula_en="security and order incidents in the period ÷ population × 10,000; by "
+            "type: intrusion, crowd, fighting, fire, line crossing, loitering (traffic order "
+            "violations are counted apart)",
             direction="lower",
-            sources=INCIDENT_KINDS,
+            sources=ORDER_INCIDENT_KINDS,
+            decimals=2,
+        ),
+        KpiDef(
+            id="traffic_violations",
+            group="security",
+            name_vi="Vi phạm trật tự giao thông trên 10.000 dân",
+            name_en="Traffic order violations per 10,000 residents",
+            unit_vi="vụ/10.000 dân",
+            unit_en="per 10,000 residents",
+            formula_vi="số vi phạm trật tự giao thông camera ghi nhận trong kỳ ÷ quy mô dân số "
+            "× 10.000 (phụ thuộc số camera giao thông)",
+            formula_en="traffic order violations recorded by cameras in the period ÷ population "
+            "× 10,000 (depends on the number of traffic cameras)",
+            direction="lower",
+            sources=TRAFFIC_ORDER_KINDS,
             decimals=2,
         ),
         KpiDef(
@@ -825,7 +846,8 @@ class _Silent(_Family):
 
 
 _FAMILIES: dict[str, _Family] = {
-    "security_incidents": _CountShare(INCIDENT_KINDS, _per_10k),
+    "security_incidents": _CountShare(ORDER_INCIDENT_KINDS, _per_10k),
+    "traffic_violations": _CountShare(TRAFFIC_ORDER_KINDS, _per_10k),
     "alarm_ack_median": _AlarmHandling(_ack_median, ("ack",)),
     "alarm_resolve_median": _AlarmHandling(_resolve_median, ("res",)),
     "alarm_sla": _AlarmHandling(_sla_share, ()),

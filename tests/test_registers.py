@@ -345,3 +345,28 @@ def test_camera_summary_and_moves(store: Store):
     assert store.camera_summary(on=date(2025, 9, 1)).places == {"68": (3, 2)}
     assert store.register_moves(date(2025, 8, 1), date(2025, 9, 1), "68") == {LAC_DUONG: (0, 0, 1)}
     assert store.register_moves(date(2025, 7, 31), date(2025, 9, 1)) == {"68": (0, 0, 2)}
+
+
+def test_security_order_kpi_is_apart_from_traffic_order(store: Store):
+    from ioc import kpi
+    from ioc.geo import geography
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    ts = (now - timedelta(hours=2)).isoformat()
+
+    def sec(i: int, kind: str, attrs: dict) -> Event:
+        return Event.model_validate(
+            {"id": f"k{i}", "ts": ts, "source": f"cam-{i}", "kind": kind, "severity": 1,
+             "province": "68", "ward": XUAN_HUONG, "attrs": attrs}
+        )  # fmt: skip
+
+    store.write_batch(
+        [sec(i, "security.intrusion", {}) for i in range(2)]
+        + [sec(10 + i, "security.traffic_violation", {"violation": "red_light"}) for i in range(3)]
+    )
+    w = kpi.make_window("24h", now + timedelta(hours=1))
+    order = kpi.total_value(store, "security_incidents", w, province="68")
+    traffic = kpi.total_value(store, "traffic_violations", w, province="68")
+    assert (order.numerator, traffic.numerator) == (2, 3)
+    pop = geography().province("68").population
+    assert traffic.value == pytest.approx(3 / pop * 10_000)
