@@ -304,3 +304,54 @@ def review(store: Store, province: str | None, since: date, until: date) -> Revi
         alarms=alarms,
         places=places,
     )
+
+
+# --- the one-page province report --------------------------------------------------------
+
+
+def programmes_report_html(store: Store, province: str, on: date, lang: str) -> str:
+    """The programmes of a province as an HTML section of the province report (escaped)."""
+    import html
+
+    def e(value: object) -> str:
+        return html.escape(str(value), quote=True)
+
+    def num(n: float) -> str:
+        text = f"{n:,.0f}"
+        return text.replace(",", ".") if lang == "vi" else text
+
+    rows = []
+    for key, prog in PROGRAMMES.items():
+        target, per_day = store.programme_timeline(key, province)
+        if not target:
+            continue
+        p = progress(prog, target, per_day, on)
+        if p.finished is not None:
+            projected = t("prog.finished", lang).format(day=p.finished.strftime("%d/%m/%Y"))
+        elif p.projected_completion is not None:
+            projected = p.projected_completion.strftime("%d/%m/%Y")
+        else:
+            projected = t("prog.never", lang)
+        days = (
+            t("prog.days_left", lang).format(days=p.days_to_deadline)
+            if p.days_to_deadline >= 0
+            else t("prog.overdue", lang).format(days=-p.days_to_deadline)
+        )
+        rows.append(
+            f"<tr><td>{e(t('prog.' + key, lang))}</td><td class='num'>{e(num(p.target))}</td>"
+            f"<td class='num'>{e(num(p.done))}</td><td class='num'>{e(num(p.remaining))}</td>"
+            f"<td class='num'>{e(num(round(p.planned_share * p.target)))}</td>"
+            f"<td>{e(prog.deadline.strftime('%d/%m/%Y'))} ({e(days)})</td>"
+            f"<td>{e(projected)}</td></tr>"
+        )
+    if not rows:
+        return ""
+    head = "".join(
+        f"<th>{e(t(k, lang))}</th>"
+        for k in ("prog.programme", "prog.target", "prog.done", "prog.remaining",
+                  "prog.planned", "prog.deadline", "prog.projected")
+    )  # fmt: skip
+    return (
+        f"<h2>{e(t('prog.title', lang))}</h2><table id='report-programmes'><thead><tr>{head}"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )

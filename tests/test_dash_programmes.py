@@ -271,3 +271,19 @@ def test_leader_views_in_the_browser(dash_duo, prog_env):
         dash_duo.driver.save_screenshot(str(SCREENSHOTS / "review-en.png"))
     assert PROGRAMMES["signal"].deadline < date.today()
     assert progress(PROGRAMMES["signal"], 1, [], date.today()).days_to_deadline < 0
+
+
+def test_province_report_includes_the_programmes(prog_env):
+    _app, store, reg = prog_env
+    from dashboards.report import province_report_html
+    from ioc import kpi
+
+    html = province_report_html(store, "68", kpi.make_window("7d"), national=False)
+    assert "id='report-programmes'" in html and "Tiến độ các chương trình" in html
+    target, done = expected_signal(reg, "68", date.today())
+    assert f"<td class='num'>{target}</td><td class='num'>{done}</td>" in html.replace(".", "")
+    assert "quá hạn" in html
+    # A province without a register has no programme section.
+    assert "report-programmes" not in province_report_html(
+        store, "01", kpi.make_window("7d"), national=False
+    )
