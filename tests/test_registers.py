@@ -370,3 +370,21 @@ def test_security_order_kpi_is_apart_from_traffic_order(store: Store):
     assert (order.numerator, traffic.numerator) == (2, 3)
     pop = geography().province("68").population
     assert traffic.value == pytest.approx(3 / pop * 10_000)
+
+
+def test_demo_generates_registers_once(tmp_path):
+    from ioc.demo import DEMO_REGISTER_PROVINCES, ensure_demo_registers
+    from ioc.settings import load_settings
+    from ioc.store import open_store
+
+    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
+    ensure_demo_registers(settings)
+    store = open_store(settings.db_url)
+    try:
+        first = store.programme_counts()
+        assert {r.key for r in first} == set(DEMO_REGISTER_PROVINCES)
+        assert all(0 < r.signal_done < r.signal_target for r in first)
+        ensure_demo_registers(settings)  # a second start keeps what is there
+        assert store.programme_counts() == first
+    finally:
+        store.close()
