@@ -204,57 +204,49 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_villages(path: Path) -> ParseResult:
-    """Every row of a village register file, checked; duplicates (commune + name) rejected."""
-    result = ParseResult()
+def _parse(
+    path: Path,
+    aliases: dict[str, str],
+    required: tuple[str, ...],
+    model: type[VillageRow] | type[CameraRow],
+    what: str,
+) -> tuple[list[Any], list[RowError]]:
+    rows: list[Any] = []
+    errors: list[RowError] = []
     first_line: dict[str, int] = {}
-    for line, record in _records(path, VILLAGE_HEADERS, REQUIRED_VILLAGE):
+    for line, record in _records(path, aliases, required):
         problem = _place(record)
         if problem:
-            result.errors.append(RowError(line, problem))
+            errors.append(RowError(line, problem))
             continue
-        record.setdefault("declared_on", date.today().isoformat())
+        if model is VillageRow:
+            record.setdefault("declared_on", date.today().isoformat())
         try:
-            row = VillageRow.model_validate(record)
+            row = model.model_validate(record)
         except ValidationError as exc:
-            result.errors.append(RowError(line, _reason(exc)))
+            errors.append(RowError(line, _reason(exc)))
             continue
         if row.id in first_line:
-            result.errors.append(
-                RowError(
-                    line,
-                    f"duplicate village {row.name!r} in commune {row.ward} "
-                    f"(first on line {first_line[row.id]})",
-                )
+            label = f"{row.name!r} in commune {row.ward}" if what == "village" else repr(row.id)
+            errors.append(
+                RowError(line, f"duplicate {what} {label} (first on line {first_line[row.id]})")
             )
             continue
         first_line[row.id] = line
-        result.villages.append(row)
-    return result
+        rows.append(row)
+    return rows, errors
+
+
+def parse_villages(path: Path) -> ParseResult:
+    """Every row of a village register file, checked; duplicates (commune + name) rejected."""
+    rows, errors = _parse(path, VILLAGE_HEADERS, REQUIRED_VILLAGE, VillageRow, "village")
+    return ParseResult(villages=rows, errors=errors)
 
 
 def parse_cameras(path: Path) -> ParseResult:
     """Every row of a camera integration register file, checked; duplicate ids rejected."""
-    result = ParseResult()
-    first_line: dict[str, int] = {}
-    for line, record in _records(path, CAMERA_HEADERS, REQUIRED_CAMERA):
-        problem = _place(record)
-        if problem:
-            result.errors.append(RowError(line, problem))
-            continue
-        try:
-            row = CameraRow.model_validate(record)
-        except ValidationError as exc:
-            result.errors.append(RowError(line, _reason(exc)))
-            continue
-        if row.id in first_line:
-            result.errors.append(
-                RowError(line, f"duplicate camera {row.id!r} (first on line {first_line[row.id]})")
-            )
-            continue
-        first_line[row.id] = line
-        result.cameras.append(row)
-    return result
+    rows, errors = _parse(path, CAMERA_HEADERS, REQUIRED_CAMERA, CameraRow, "camera")
+    return ParseResult(cameras=rows, errors=errors)
 
 
 VILLAGE_COLUMNS = (
