@@ -388,3 +388,20 @@ def test_demo_generates_registers_once(tmp_path):
         assert store.programme_counts() == first
     finally:
         store.close()
+
+
+def test_bench_programmes_times_every_view(store: Store):
+    from dashboards.programme_bench import run_bench
+    from sample_feeds.registers import generate_register
+
+    reg = generate_register(["46"], start=date(2025, 6, 1), until=date(2025, 9, 1), seed=2)
+    store.load_register(reg.baseline, reg.cameras)
+    store.load_register(reg.updates)
+    result = run_bench(store, on=date(2025, 10, 1), provinces=("46",), repeat=1)
+    got = {(r["callback"], r["view"]) for r in result["results"]}
+    assert got == {
+        (cb, view)
+        for cb in ("programmes:signal", "programmes:power", "programmes:cameras", "review")
+        for view in ("national", "46")
+    }
+    assert all(r["samples"] >= 1 and r["max_ms"] >= r["p50_ms"] for r in result["results"])

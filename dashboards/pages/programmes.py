@@ -8,7 +8,6 @@ province never sees another one; the national view needs "kpi.national".
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import dash
@@ -16,10 +15,9 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboards.auth import current_lang, guard, page
+from dashboards.components.programmes import camera_section, cards, places_table
 from dashboards.i18n import t
 from dashboards.programme_data import (
-    BEHIND_ROWS,
-    ProgrammeView,
     allowed_province,
     parse_day,
     places_csv,
@@ -99,118 +97,6 @@ def layout(user: User, lang: str, province: str | None = None, **_: Any) -> html
         ],
         id="programmes-page",
         className="programmes-page",
-    )
-
-
-def _card(label: str, value: str, hint: str = "", cid: str = "") -> html.Div:
-    return html.Div(
-        [
-            html.Div(label, className="muted small"),
-            html.Div(value, className="prog-card-value"),
-            html.Div(hint, className="muted small"),
-        ],
-        className="prog-card",
-        id=cid,
-    )
-
-
-def _num(n: float, lang: str) -> str:
-    text = f"{n:,.0f}"
-    return text.replace(",", ".") if lang == "vi" else text
-
-
-def _day(d: date) -> str:
-    return d.strftime("%d/%m/%Y")
-
-
-def cards(view: ProgrammeView, lang: str) -> list[html.Div]:
-    """Target, done, remaining against the plan, deadline and projection."""
-    p = view.progress
-    deadline = PROGRAMMES[view.programme].deadline
-    days = (
-        t("prog.days_left", lang).format(days=p.days_to_deadline)
-        if p.days_to_deadline >= 0
-        else t("prog.overdue", lang).format(days=-p.days_to_deadline)
-    )
-    if p.finished is not None:
-        projected = t("prog.finished", lang).format(day=_day(p.finished))
-    elif p.projected_completion is not None:
-        projected = _day(p.projected_completion)
-    else:
-        projected = "—"
-    rate = f"{p.rate_per_day:.1f}".replace(".", "," if lang == "vi" else ".")
-    rate_text = t("prog.rate", lang).format(rate=rate)
-    if p.projected_completion is None and p.finished is None:
-        rate_text = f"{t('prog.never', lang)}. {rate_text}"
-    return [
-        _card(t("prog.target", lang), _num(p.target, lang), cid="prog-target"),
-        _card(t("prog.done", lang), _num(p.done, lang), f"{p.share:.0%}", cid="prog-done"),
-        _card(
-            t("prog.remaining", lang),
-            _num(p.remaining, lang),
-            f"{t('prog.planned', lang)}: {_num(round(p.planned_share * p.target), lang)}",
-            cid="prog-remaining",
-        ),
-        _card(t("prog.deadline", lang), _day(deadline), days, cid="prog-deadline"),
-        _card(
-            t("prog.projected", lang),
-            projected,
-            rate_text,
-            cid="prog-projected",
-        ),
-    ]
-
-
-def places_table(view: ProgrammeView, lang: str) -> html.Table:
-    """The places furthest behind."""
-    head = [t("prog.place", lang), t("prog.target", lang), t("prog.done", lang),
-            t("prog.remaining", lang), t("prog.share", lang)]  # fmt: skip
-    if view.programme != "cameras":
-        head.append(t("prog.households_left", lang))
-    rows = []
-    for p in view.places[:BEHIND_ROWS]:
-        cells = [p.name, _num(p.target, lang), _num(p.done, lang), _num(p.remaining, lang),
-                 f"{p.share:.0%}"]  # fmt: skip
-        if view.programme != "cameras":
-            cells.append(_num(p.households_left or 0, lang))
-        rows.append(html.Tr([html.Td(c) for c in cells], **{"data-code": p.code}))
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="table",
-        id="prog-places",
-    )
-
-
-def camera_section(view: ProgrammeView, lang: str) -> html.Div | None:
-    """Planned versus integrated by owner and by vendor, and coverage."""
-    if view.programme != "cameras":
-        return None
-
-    def table(title: str, items: dict[str, tuple[int, int]], label) -> html.Div:
-        rows = [
-            html.Tr([html.Td(label(k)), html.Td(_num(a, lang)), html.Td(_num(b, lang))])
-            for k, (a, b) in sorted(items.items(), key=lambda kv: -kv[1][0])
-        ]
-        head = [title, t("prog.planned_cameras", lang), t("prog.integrated", lang)]
-        return html.Table(
-            [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="table"
-        )
-
-    return html.Div(
-        [
-            html.P(t("prog.coverage", lang).format(**view.coverage), id="prog-coverage"),
-            html.Div(
-                [
-                    table(
-                        t("prog.by_owner", lang),
-                        view.by_owner,
-                        lambda k: t(f"prog.owner.{k}", lang),
-                    ),
-                    table(t("prog.by_vendor", lang), view.by_vendor, lambda k: k),
-                ],
-                className="prog-camera-tables",
-            ),
-        ]
     )
 
 

@@ -14,9 +14,9 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from dashboards.auth import current_lang, guard, page
+from dashboards.components.programmes import review_places, summary
 from dashboards.i18n import t
 from dashboards.programme_data import (
-    Review,
     allowed_province,
     parse_day,
     province_options,
@@ -91,86 +91,6 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
     )
 
 
-def _num(n: float, lang: str) -> str:
-    text = f"{n:,.0f}"
-    return text.replace(",", ".") if lang == "vi" else text
-
-
-def _rate(r: Review, n: int, lang: str) -> str:
-    per = r.per_10k(n)
-    rate = "—" if per is None else f"{per:.2f}".replace(".", "," if lang == "vi" else ".")
-    return t("review.per_10k", lang).format(
-        n=_num(n, lang),
-        rate=rate,
-        population=_num(r.population, lang),
-        cameras=_num(r.cameras_now, lang),
-    )
-
-
-def _minutes(seconds: float | None, lang: str) -> str:
-    if seconds is None:
-        return "—"
-    return f"{seconds / 60:.1f}".replace(".", "," if lang == "vi" else ".")
-
-
-def _alarms(r: Review, lang: str) -> str:
-    a = r.alarms
-    return t("review.alarm_text", lang).format(
-        opened=_num(a.get("n") or 0, lang),
-        acknowledged=_num(a.get("n_ack") or 0, lang),
-        resolved=_num(a.get("n_resolved") or 0, lang),
-        ack=_minutes(a.get("ack_median_s"), lang),
-        resolve=_minutes(a.get("resolve_median_s"), lang),
-    )
-
-
-def summary(r: Review, lang: str) -> html.Table:
-    """One row per item: the change between the two days."""
-    rows = [
-        ("signal_covered", _num(r.signal_covered, lang)),
-        ("power_covered", _num(r.power_covered, lang)),
-        ("cameras_integrated", _num(r.cameras_integrated, lang)),
-        ("order_incidents", _rate(r, r.order_incidents, lang)),
-        ("traffic_violations", _rate(r, r.traffic_violations, lang)),
-        ("alarms", _alarms(r, lang)),
-    ]
-    head = [t("review.item", lang), t("review.change", lang)]
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody(
-                [
-                    html.Tr([html.Td(t(f"review.{k}", lang)), html.Td(v, id=f"review-{k}")])
-                    for k, v in rows
-                ]
-            ),
-        ],
-        className="table",
-        id="review-table",
-    )
-
-
-def places(r: Review, lang: str) -> Any:
-    """Communes (or provinces) where something moved, the most first."""
-    if not r.places:
-        return html.P(t("review.none", lang), className="muted")
-    head = [t("prog.place", lang), t("review.signal_covered", lang),
-            t("review.power_covered", lang), t("review.cameras_integrated", lang)]  # fmt: skip
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody(
-                [
-                    html.Tr([html.Td(name), html.Td(sig), html.Td(pw), html.Td(cam)])
-                    for _code, name, sig, pw, cam in r.places
-                ]
-            ),
-        ],
-        className="table",
-        id="review-places-table",
-    )
-
-
 @callback(
     Output("review-summary", "children"),
     Output("review-places", "children"),
@@ -188,4 +108,4 @@ def update(user: User, province: Any, since: Any, until: Any) -> tuple[Any, Any,
     if first is None or last is None or first > last or (last - first).days > MAX_SPAN_DAYS:
         return None, None, t("review.bad_dates", lang)
     r = review(services().store, code, first, last)
-    return summary(r, lang), places(r, lang), ""
+    return summary(r, lang), review_places(r, lang), ""
