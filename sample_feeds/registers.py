@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ioc.geo import Commune, geography
-from ioc.registers.models import CameraRow, VillageRow
+from ioc.registers.models import SIGNAL_LEVELS, CameraRow, VillageRow
 from sample_feeds.generator.geometry import offset
 
 REMOTE_DENSITY = 120.0  # residents per km² below which a xã is treated as remote
@@ -56,6 +56,15 @@ def _progress_day(rng: random.Random, start: date, until: date) -> date:
     # Work speeds up over a programme: a day drawn with density rising towards `until`.
     span = max((until - start).days, 1)
     return start + timedelta(days=int(span * math.sqrt(rng.random())))
+
+
+def _operators(rng: random.Random, best: str) -> dict[str, str]:
+    # Viettel reaches furthest (it has the best level); the others as well or worse, or absent.
+    levels = SIGNAL_LEVELS[: SIGNAL_LEVELS.index(best) + 1]
+    ops = {"Viettel": best}
+    for op in ("VNPT", "MobiFone"):
+        ops[op] = rng.choice(levels)
+    return ops
 
 
 def _position(rng: random.Random, c: Commune) -> tuple[float | None, float | None]:
@@ -115,6 +124,7 @@ def generate_register(
                     households=households,
                     residents=residents,
                     signal=signal,
+                    operators=_operators(rng, signal),
                     power=power,
                     declared_on=start,
                 )
@@ -127,6 +137,8 @@ def generate_register(
                 state: dict[str, object] = {}
                 for day, name, value in sorted(steps):
                     state[name] = value
+                    if name == "signal":
+                        state["operators"] = row.operators | {"Viettel": value}
                     updates.append(row.model_copy(update=state | {"declared_on": day}))
             planned = rng.randint(5, 14) if c.type == "phường" else rng.randint(1, 4)
             for k in range(1, planned + 1):

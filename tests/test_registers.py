@@ -227,6 +227,7 @@ def test_probe_run_covers_village_after_n_days(store: Store, tmp_path):
     assert store.programme_timeline("signal", "68") == (2, [(covered_on, 1)])
     v = {r["name"]: r for r in store.villages(ward=LAC_DUONG)}["Thôn Đưng K'Si"]
     assert (v["signal"], v["signal_source"]) == ("4G", "probe")
+    assert v["operators"] == {"VNPT": "4G"}
     # A village not in the register is ignored, not an error.
     store.write_batch(samples(LAC_DUONG, "Thôn Lạ", "VNPT", "4G", run_start, 8))
 
@@ -405,3 +406,28 @@ def test_bench_programmes_times_every_view(store: Store):
         for view in ("national", "46")
     }
     assert all(r["samples"] >= 1 and r["max_ms"] >= r["p50_ms"] for r in result["results"])
+
+
+def test_signal_per_operator(store: Store, tmp_path):
+    header = ["ma_xa", "province", "ten_thon", "loai", "so_ho", "so_dan", "dien",
+              "song_viettel", "signal_vnpt", "signal_mobifone"]  # fmt: skip
+    rows = [
+        [LAC_DUONG, "68", "Bản A", "bản", "10", "40", "none", "3G", "2G", "none"],
+        [LAC_DUONG, "68", "Bản B", "bản", "10", "40", "none", "4G", "", ""],
+        [LAC_DUONG, "68", "Bản C", "bản", "10", "40", "none", "6G", "", ""],
+    ]
+    result = parse_villages(write_rows(tmp_path / "ops.csv", rows, header))
+    assert [v.signal for v in result.villages] == ["3G", "4G"]
+    assert result.villages[0].operators == {"Viettel": "3G", "VNPT": "2G", "MobiFone": "none"}
+    assert [e.line for e in result.errors] == [4]
+    # A declared best level that the operators do not reach is refused.
+    with pytest.raises(ValueError, match="not the best"):
+        VillageRow(province="68", ward=LAC_DUONG, name="Bản D", kind="bản", households=1,
+                   residents=4, signal="4G", power="none", declared_on=date(2025, 6, 1),
+                   operators={"Viettel": "3G"})  # fmt: skip
+    store.load_register(result.villages)
+    stored = {v["name"]: v["operators"] for v in store.villages(ward=LAC_DUONG)}
+    assert stored["Bản A"] == {"MobiFone": "none", "VNPT": "2G", "Viettel": "3G"}
+    # The CSV writer keeps the operators.
+    write_csv(result.villages, tmp_path / "back.csv")
+    assert parse_villages(tmp_path / "back.csv").villages == result.villages

@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.geo import geography
-from ioc.registers.models import CameraRow, VillageRow
+from ioc.registers.models import OPERATORS, CameraRow, VillageRow, best_signal
 
 MAX_ROWS = 500_000
+SIGNAL_SET = frozenset(("none", "2G", "3G", "4G", "5G"))
 MAX_BYTES = 100 * 1024 * 1024
 # Header aliases (folded to lower case, spaces and dashes to "_") → field.
 VILLAGE_HEADERS = {
@@ -49,6 +50,8 @@ VILLAGE_HEADERS = {
     "dien": "power",
     "declared_on": "declared_on",
     "ngay": "declared_on",
+    # Per operator: signal_viettel / song_viettel, ...
+    **{f"{prefix}_{op.lower()}": f"op:{op}" for prefix in ("signal", "song") for op in OPERATORS},
 }
 CAMERA_HEADERS = {
     "id": "id",
@@ -68,7 +71,8 @@ CAMERA_HEADERS = {
     "tuyen": "route",
     "planned_on": "planned_on",
 }
-REQUIRED_VILLAGE = ("province", "name", "kind", "households", "residents", "signal", "power")
+# `signal` may be left out when per-operator columns give it.
+REQUIRED_VILLAGE = ("province", "name", "kind", "households", "residents", "power")
 REQUIRED_CAMERA = ("id", "province", "owner", "vendor", "planned_on")
 
 
@@ -221,6 +225,11 @@ def _parse(
             continue
         if model is VillageRow:
             record.setdefault("declared_on", date.today().isoformat())
+            ops = {k[3:]: record.pop(k) for k in list(record) if k.startswith("op:")}
+            if ops:
+                record["operators"] = ops
+                if "signal" not in record and all(v in SIGNAL_SET for v in ops.values()):
+                    record["signal"] = best_signal(ops)
         try:
             row = model.model_validate(record)
         except ValidationError as exc:
@@ -261,6 +270,7 @@ VILLAGE_COLUMNS = (
     "signal",
     "power",
     "declared_on",
+    *(f"signal_{op.lower()}" for op in OPERATORS),
 )
 CAMERA_COLUMNS = (
     "id",
@@ -282,5 +292,7 @@ def write_csv(rows: list[VillageRow] | list[CameraRow], path: Path) -> int:
         out.writerow(columns)
         for r in rows:
             data = r.model_dump(mode="json")
+            for op, level in data.pop("operators", {}).items():
+                data[f"signal_{op.lower()}"] = level
             out.writerow(["" if data.get(c) is None else data[c] for c in columns])
     return len(rows)

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ioc.events import Operator
 from ioc.geo import geography
 
 VillageKind = Literal["thôn", "bản", "tổ dân phố", "ấp", "buôn", "làng", "khu phố"]
@@ -22,11 +23,18 @@ COVERED_SIGNAL = frozenset({"4G", "5G"})
 PowerStatus = Literal["none", "off_grid", "connected"]
 POWER_STATUSES: tuple[str, ...] = PowerStatus.__args__  # type: ignore[attr-defined]
 SignalSource = Literal["declared", "probe"]
+# Operators a commune declares signal for (the probes' "other" is not declared).
+OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
 # Who runs a camera the IOC integrates (Notice 315/TB-VPCP: security/order and public transport).
 CameraOwner = Literal["security", "traffic", "transport", "other"]
 CAMERA_OWNERS: tuple[str, ...] = CameraOwner.__args__  # type: ignore[attr-defined]
 # A probe must see 4G or better for this many days before its village counts as covered.
 COVERED_AFTER_DAYS = 7
+
+
+def best_signal(levels: dict[str, str]) -> str:
+    """The best technology among operators' levels ('none' when there are none)."""
+    return max(levels.values(), key=SIGNAL_LEVELS.index, default="none")
 
 
 def village_id(ward: str, name: str) -> str:
@@ -49,9 +57,12 @@ class VillageRow(_Row):
     lon: float | None = Field(None, ge=-180, le=180)
     households: int = Field(ge=0, le=100_000)
     residents: int = Field(ge=0, le=500_000)
+    # Best technology in the village over every operator; with `operators`, their best.
     signal: SignalLevel
     power: PowerStatus
     declared_on: date
+    # Per operator, where the commune declared it (or a probe measured it).
+    operators: dict[Operator, SignalLevel] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -73,6 +84,10 @@ class VillageRow(_Row):
             raise ValueError(f"coordinates ({self.lat}, {self.lon}) are outside Vietnam")
         if self.residents < self.households:
             raise ValueError("fewer residents than households")
+        if self.operators:
+            best = best_signal(self.operators)
+            if best != self.signal:
+                raise ValueError(f"signal {self.signal} is not the best of the operators' ({best})")
         return self
 
     @property

@@ -7,6 +7,7 @@ dialects group by them the same way.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -33,16 +34,17 @@ SECURITY_NOT_INCIDENTS = ("security.plate_read",)
 
 _VILLAGE_COLUMNS = (
     "id, province, ward, name, kind, lat, lon, households, residents, signal, signal_source, "
-    "power, in_signal, in_power, signal_covered_on, power_covered_on, declared_on"
+    "power, in_signal, in_power, signal_covered_on, power_covered_on, declared_on, operators"
 )
 _UPSERT_VILLAGE = (
     "INSERT INTO villages (" + _VILLAGE_COLUMNS + ") VALUES "  # noqa: S608 - fixed columns
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, lat = excluded.lat, "
     "lon = excluded.lon, households = excluded.households, residents = excluded.residents, "
     "signal = excluded.signal, signal_source = excluded.signal_source, power = excluded.power, "
     "signal_covered_on = excluded.signal_covered_on, "
-    "power_covered_on = excluded.power_covered_on, declared_on = excluded.declared_on"
+    "power_covered_on = excluded.power_covered_on, declared_on = excluded.declared_on, "
+    "operators = excluded.operators"
 )
 _UPSERT_CAMERA = (
     "INSERT INTO camera_register (id, province, ward, owner, vendor, route, planned_on, "
@@ -306,6 +308,7 @@ class RegisterQueries:
                         self._to_db(signal_on),
                         self._to_db(power_on),
                         self._to_db(v.declared_on),
+                        json.dumps(v.operators, sort_keys=True),
                     )
                 )
             if rows:
@@ -423,10 +426,20 @@ class RegisterQueries:
             assert last is not None
             if last - first >= timedelta(days=COVERED_AFTER_DAYS):
                 touched.add(vid)
+                ops = json.loads(
+                    tx.fetch("SELECT operators FROM villages WHERE id = %s", (vid,))[0]["operators"]
+                    or "{}"
+                )
+                ops[operator] = "4G"
                 tx.execute(
-                    "UPDATE villages SET signal = %s, signal_source = 'probe', "
+                    "UPDATE villages SET signal = %s, signal_source = 'probe', operators = %s, "
                     "signal_covered_on = %s WHERE id = %s AND signal_covered_on IS NULL",
-                    ("4G", self._to_db(local_day(first + timedelta(days=COVERED_AFTER_DAYS))), vid),
+                    (
+                        "4G",
+                        json.dumps(ops, sort_keys=True),
+                        self._to_db(local_day(first + timedelta(days=COVERED_AFTER_DAYS))),
+                        vid,
+                    ),
                 )
 
     # --- reading ----------------------------------------------------------------------
@@ -445,6 +458,7 @@ class RegisterQueries:
             rows = tx.fetch(query + where + " ORDER BY ward, name", params)
         for r in rows:
             r["in_signal"], r["in_power"] = bool(r["in_signal"]), bool(r["in_power"])
+            r["operators"] = json.loads(r["operators"] or "{}")
             for k in ("signal_covered_on", "power_covered_on", "declared_on"):
                 r[k] = _day(r[k])
         return rows

@@ -15,6 +15,7 @@ CREATE TABLE villages (
     residents         integer NOT NULL,
     signal            text    NOT NULL,
     signal_source     text    NOT NULL,
+    operators         text    NOT NULL DEFAULT '{}',  -- JSON {operator: level}
     power             text    NOT NULL,
     in_signal         integer NOT NULL,
     in_power          integer NOT NULL,
