@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ioc.store.base import Tx
 
 LOCAL_OFFSET = timedelta(hours=7)
+# A load this big refreshes the tables' planner statistics straight away.
+ANALYZE_AFTER_ROWS = 10_000
 SECURITY_TRAFFIC_KIND = "security.traffic_violation"
 # Plate reads are observations, not incidents; neither order nor traffic violations.
 SECURITY_NOT_INCIDENTS = ("security.plate_read",)
@@ -330,6 +332,11 @@ class RegisterQueries:
                         for c in cameras
                     ],
                 )
+        if len(villages) + len(cameras) >= ANALYZE_AFTER_ROWS:
+            # Fresh planner statistics: without them the first national views plan badly.
+            with self.transaction() as tx:
+                tx.execute("ANALYZE villages")
+                tx.execute("ANALYZE camera_register")
         return RegisterLoad(added, updated, stale, len(cameras))
 
     # --- ingest hook ------------------------------------------------------------------
