@@ -25,7 +25,7 @@ def _day(value: str, hint: str) -> date:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write villages.csv, village-updates.csv and cameras.csv here instead of the store.",
+    help="Write villages.csv, village-updates-N.csv and cameras.csv here instead of the store.",
 )
 @pass_ctx
 def generate(
@@ -50,7 +50,18 @@ def generate(
 
         out.mkdir(parents=True, exist_ok=True)
         write_csv(reg.baseline, out / "villages.csv")
-        write_csv(reg.updates, out / "village-updates.csv")
+        # A register file holds a village once: a village declared twice later (signal, then
+        # power) goes into a second file, imported after the first.
+        rounds: list[list] = []
+        seen: dict[str, int] = {}
+        for v in reg.updates:
+            n = seen.get(v.id, 0)
+            seen[v.id] = n + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append(v)
+        for n, rows in enumerate(rounds, start=1):
+            write_csv(rows, out / f"village-updates-{n}.csv")
         write_csv(reg.cameras, out / "cameras.csv")
         click.echo(
             f"{out}: {len(reg.baseline)} villages, {len(reg.updates)} later declarations, "

@@ -431,3 +431,41 @@ def test_signal_per_operator(store: Store, tmp_path):
     # The CSV writer keeps the operators.
     write_csv(result.villages, tmp_path / "back.csv")
     assert parse_villages(tmp_path / "back.csv").villages == result.villages
+
+
+def test_generate_files_then_import_them_cli(store_url: str, tmp_path):
+    out = tmp_path / "reg"
+    run = ioc("registers", "generate", "--province", "46", "--until", "2025-12-01",
+              "--out", str(out), db_url=store_url)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "(synthetic)" in run.stdout
+    base = parse_villages(out / "villages.csv").villages
+    files = ["villages.csv", *sorted(p.name for p in out.glob("village-updates-*.csv"))]
+    assert files[1:3] == ["village-updates-1.csv", "village-updates-2.csv"]
+    for name, flag in [(f, ()) for f in files] + [("cameras.csv", ("--cameras",))]:
+        run = ioc("registers", "import", str(out / name), *flag, db_url=store_url)
+        assert run.returncode == 0, run.stderr
+    show = ioc("registers", "show", "--province", "46", "--on", "2025-12-01", "--json",
+               db_url=store_url)  # fmt: skip
+    import json
+
+    data = json.loads(show.stdout)
+    assert data["programmes"]["signal"]["target"] == sum(v.signal not in ("4G", "5G") for v in base)
+    assert data["programmes"]["cameras"]["done"] > 0
+    # The same progress as the generator's own declarations give (first 4G day per village).
+    from ioc.programmes import PROGRAMMES, progress
+    from sample_feeds.registers import generate_register
+
+    reg = generate_register(["46"], start=date(2025, 6, 1), until=date(2025, 12, 1), seed=1)
+    in_prog = {v.id for v in reg.baseline if v.signal not in ("4G", "5G")}
+    covered: dict[str, date] = {}
+    for v in reg.updates:
+        if v.id in in_prog and v.signal == "4G":
+            covered.setdefault(v.id, v.declared_on)
+    per_day: dict[date, int] = {}
+    for d in covered.values():
+        per_day[d] = per_day.get(d, 0) + 1
+    want = progress(PROGRAMMES["signal"], len(in_prog), sorted(per_day.items()), date(2025, 12, 1))
+    assert data["programmes"]["signal"]["done"] == want.done > 0
+    bad = ioc("registers", "generate", "--province", "99", db_url=store_url)
+    assert bad.returncode == 2 and "unknown province" in bad.stderr

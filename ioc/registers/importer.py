@@ -70,6 +70,7 @@ CAMERA_HEADERS = {
     "route": "route",
     "tuyen": "route",
     "planned_on": "planned_on",
+    "integrated_on": "integrated_on",
 }
 # `signal` may be left out when per-operator columns give it.
 REQUIRED_VILLAGE = ("province", "name", "kind", "households", "residents", "power")
