@@ -255,6 +255,17 @@ def test_leader_views_in_the_browser(dash_duo, prog_env):
         time.sleep(1)
         dash_duo.driver.save_screenshot(str(SCREENSHOTS / "programmes.png"))
 
+    # Cameras: planned against integrated by owner and vendor, and coverage.
+    dash_duo.driver.get(f"{dash_duo.server_url}/programmes?programme=cameras")
+    cams = [c for c in reg.cameras if c.province == "68"]
+    wait_text(dash_duo, "#prog-target", lambda s: str(len(cams)) in s.split())
+    text = wait_text(dash_duo, "#prog-coverage", lambda s: "tuyến xe buýt" in s)
+    assert f"/{len({c.ward for c in cams})} xã/phường/đặc khu" in text
+    if os.environ.get("IOC_SCREENSHOTS"):
+        dash_duo.driver.execute_script("document.querySelector('#prog-coverage').scrollIntoView()")
+        time.sleep(1)
+        dash_duo.driver.save_screenshot(str(SCREENSHOTS / "programmes-cameras.png"))
+
     # English, on the review page.
     dash_duo.driver.get(f"{dash_duo.server_url}/auth/lang/en?next=/review")
     dash_duo.wait_for_element("#review-page", timeout=20)

@@ -38,8 +38,14 @@ def _field(label: str, control: Any) -> html.Label:
 
 
 @page("kpi.view")
-def layout(user: User, lang: str, province: str | None = None, **_: Any) -> html.Div:
-    """Controls, the headline figures, the chart against the plan, and the places behind."""
+def layout(
+    user: User,
+    lang: str,
+    province: str | None = None,
+    programme: str | None = None,
+    **_: Any,
+) -> html.Div:
+    """Controls, figures, the chart against the plan, the places behind; ?programme=&province=."""
     options = province_options(user, lang)
     values = [o["value"] for o in options]
     chosen = province if province in values else values[0]
@@ -56,7 +62,7 @@ def layout(user: User, lang: str, province: str | None = None, **_: Any) -> html
                             options=[
                                 {"label": t(f"prog.{k}", lang), "value": k} for k in PROGRAMMES
                             ],
-                            value="signal",
+                            value=programme if programme in PROGRAMMES else "signal",
                             clearable=False,
                             className="dropdown",
                         ),
