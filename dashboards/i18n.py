@@ -451,6 +451,98 @@ TEXTS: dict[str, tuple[str, str]] = {
     "audit.national": ("Toàn quốc", "National"),
     "audit.col.details": ("Chi tiết", "Details"),
     "audit.empty": ("Không có bản ghi nào khớp bộ lọc.", "No records match the filters."),
+    # --- programmes and review (issue 16: registers) -----------------------------------
+    "nav.programmes": ("Chương trình", "Programmes"),
+    "nav.review": ("Giao ban", "Review"),
+    "prog.title": ("Tiến độ các chương trình", "Programme progress"),
+    "prog.intro": (
+        "Mục tiêu lấy từ danh sách thôn, bản, tổ dân phố và camera tại thời điểm bắt đầu "
+        "chương trình; đường kế hoạch nối các mốc đến hạn hoàn thành.",
+        "Targets come from the register of villages and cameras at the start of each "
+        "programme; the plan line joins its milestones up to the deadline.",
+    ),
+    "prog.programme": ("Chương trình", "Programme"),
+    "prog.signal": ("Phủ sóng di động thôn, bản lõm sóng", "Mobile signal for villages in a gap"),
+    "prog.power": ("Đưa điện lưới về thôn, bản chưa có điện", "Grid power for villages without it"),
+    "prog.cameras": ("Tích hợp camera về IOC", "Cameras integrated into the IOC"),
+    "prog.province": ("Tỉnh/thành", "Province"),
+    "prog.on": ("Tính đến ngày", "As of"),
+    "prog.target": ("Mục tiêu", "Target"),
+    "prog.done": ("Đã hoàn thành", "Done"),
+    "prog.remaining": ("Còn lại", "Remaining"),
+    "prog.planned": ("Theo kế hoạch", "Planned by now"),
+    "prog.deadline": ("Hạn hoàn thành", "Deadline"),
+    "prog.days_left": ("còn {days} ngày", "{days} days left"),
+    "prog.overdue": ("quá hạn {days} ngày", "{days} days overdue"),
+    "prog.projected": ("Dự kiến hoàn thành", "Projected completion"),
+    "prog.rate": ("Tốc độ 30 ngày qua: {rate}/ngày", "Rate over the last 30 days: {rate}/day"),
+    "prog.never": ("chưa xác định (không có tiến triển)", "not known (no progress)"),
+    "prog.finished": ("đã hoàn thành ngày {day}", "finished on {day}"),
+    "prog.chart_done": ("Thực hiện", "Done"),
+    "prog.chart_plan": ("Kế hoạch", "Plan"),
+    "prog.behind": ("Địa bàn chậm nhất", "Furthest behind"),
+    "prog.place": ("Địa bàn", "Place"),
+    "prog.share": ("Tỷ lệ hoàn thành", "Share done"),
+    "prog.households_left": ("Số hộ chưa có", "Households still without"),
+    "prog.villages": ("thôn, bản", "villages"),
+    "prog.cameras_unit": ("camera", "cameras"),
+    "prog.by_owner": ("Theo đơn vị quản lý", "By owner"),
+    "prog.by_vendor": ("Theo hãng", "By vendor"),
+    "prog.planned_cameras": ("Kế hoạch", "Planned"),
+    "prog.integrated": ("Đã tích hợp", "Integrated"),
+    "prog.coverage": (
+        "Có camera đã tích hợp: {communes}/{all_communes} xã/phường/đặc khu, "
+        "{routes}/{all_routes} tuyến xe buýt",
+        "With an integrated camera: {communes}/{all_communes} communes, "
+        "{routes}/{all_routes} bus routes",
+    ),
+    "prog.owner.security": ("Công an (an ninh trật tự)", "Police (security and order)"),
+    "prog.owner.traffic": ("Trật tự giao thông", "Traffic order"),
+    "prog.owner.transport": ("Vận tải hành khách công cộng", "Public transport on board"),
+    "prog.owner.other": ("Cơ quan khác", "Other agencies"),
+    "prog.export": ("Tải CSV", "Download CSV"),
+    "prog.empty": (
+        "Chưa có danh sách thôn, bản hay camera cho địa bàn này (ioc registers import).",
+        "No village or camera register for this area yet (ioc registers import).",
+    ),
+    "review.title": ("Giao ban: thay đổi giữa hai ngày", "Review: what changed between two dates"),
+    "review.intro": (
+        "Các chương trình được rà soát vài ngày một lần: so sánh kỳ giao ban này với kỳ trước.",
+        "Programmes are reviewed every few days: compare this review with the last one.",
+    ),
+    "review.from": ("Kỳ trước", "Last review"),
+    "review.to": ("Kỳ này", "This review"),
+    "review.bad_dates": (
+        "Ngày không hợp lệ (YYYY-MM-DD, kỳ trước sớm hơn kỳ này).",
+        "Invalid dates (YYYY-MM-DD, the last review before this one).",
+    ),
+    "review.item": ("Nội dung", "Item"),
+    "review.change": ("Thay đổi", "Change"),
+    "review.signal_covered": ("Thôn, bản được phủ sóng 4G", "Villages covered by 4G"),
+    "review.power_covered": ("Thôn, bản có điện lưới", "Villages connected to the grid"),
+    "review.cameras_integrated": ("Camera được tích hợp", "Cameras integrated"),
+    "review.order_incidents": ("Vụ việc an ninh trật tự", "Security and order incidents"),
+    "review.traffic_violations": ("Vi phạm trật tự giao thông", "Traffic order violations"),
+    "review.per_10k": (
+        "{n} vụ; {rate} vụ/10.000 dân (quy mô dân số {population}); {cameras} camera đã tích hợp",
+        "{n} cases; {rate} per 10,000 residents (population {population}); "
+        "{cameras} cameras integrated",
+    ),
+    "review.alarms": ("Xử lý cảnh báo", "Alarm handling"),
+    "review.alarm_text": (
+        "{opened} cảnh báo; {acknowledged} đã tiếp nhận (trung vị {ack} phút), "
+        "{resolved} đã xử lý xong (trung vị {resolve} phút)",
+        "{opened} alarms; {acknowledged} acknowledged (median {ack} min), "
+        "{resolved} resolved (median {resolve} min)",
+    ),
+    "review.communes": ("Thay đổi theo xã/phường/đặc khu", "Changes by commune"),
+    "review.none": ("Không có thay đổi.", "No changes."),
+    "review.denominator": (
+        "Mẫu số: quy mô dân số của xã/phường/đặc khu (dữ liệu sáp nhập 2025), dùng chung cho "
+        "mọi tỷ lệ trên 10.000 dân. Sự cố đếm theo ngày UTC.",
+        "Denominator: the commune population scale (2025 merger data), the same for every "
+        "per-10,000 rate. Incidents are counted by UTC day.",
+    ),
 }
 
 SEVERITY_TEXT: dict[int, tuple[str, str]] = {

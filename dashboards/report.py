@@ -24,6 +24,7 @@ from dashboards.kpi_figures import (
     period_text,
     sparkline_svg,
 )
+from dashboards.programme_data import programmes_report_html  # issue 16
 from ioc import kpi
 from ioc.geo import geography
 from ioc.kpi import KPIS, Window
@@ -199,6 +200,7 @@ def province_report_html(
 <th>{_e(kt("kpi.value", lang))}</th><th>{_e(kt("kpi.previous", lang))}</th>
 <th>{_e(kt("kpi.change", lang))}</th><th>{_e(kt("kpi.population", lang))}</th></tr></thead>
 <tbody>{commune_rows}</tbody></table>
+{programmes_report_html(store, province, local_time(now or datetime.now(UTC), tz).date(), lang)}
 </div><div>
 <h2>{_e(mk.name(lang))}</h2>{svg}{scale}
 </div></div>

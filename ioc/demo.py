@@ -64,6 +64,32 @@ def ensure_demo_users(settings: Settings) -> Path:
     return creds
 
 
+# Provinces whose synthetic village and camera registers the demo generates at first start.
+DEMO_REGISTER_PROVINCES = ("68", "46")
+
+
+def ensure_demo_registers(settings: Settings) -> None:
+    """Generate the synthetic registers once (`ioc registers generate`, about a second each)."""
+    from ioc.store import open_store
+
+    store = open_store(settings.db_url, migrate=True)
+    try:
+        if store.programme_counts(by="province") or store.camera_summary().places:
+            return
+    finally:
+        store.close()
+    args = ["registers", "generate", "--seed", "1"]
+    for code in DEMO_REGISTER_PROVINCES:
+        args += ["--province", code]
+    done = subprocess.run(
+        _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        logger.warning("could not generate the demo registers: %s", done.stderr[-500:])
+    else:
+        click.echo(f"  registers {done.stdout.strip()}")
+
+
 def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
     return [
         sys.executable,
@@ -94,6 +120,7 @@ def run_demo(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     open_store(settings.db_url, migrate=True).close()
     creds = ensure_demo_users(settings)
+    ensure_demo_registers(settings)  # issue 16: programme registers with months of progress
     feed = feed or demo_feed_path()
     if not feed.is_file():
         raise click.ClickException(f"sample feed {feed} not found")

@@ -42,6 +42,10 @@ VILLAGE_OUTAGE_KINDS: dict[str, tuple[str, bool]] = {
 }
 
 _INCIDENTS = frozenset(INCIDENT_KINDS)
+# Vietnam reports traffic order apart from security and order: the security KPI counts every
+# incident kind but traffic violations, and traffic violations have a KPI of their own.
+TRAFFIC_ORDER_KINDS = ("security.traffic_violation",)
+ORDER_INCIDENT_KINDS = tuple(k for k in INCIDENT_KINDS if k not in TRAFFIC_ORDER_KINDS)
 
 
 def kpi_facts(e: Event) -> tuple[str, ...]:

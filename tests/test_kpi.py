@@ -375,7 +375,7 @@ def test_ranks_follow_direction_and_share_ties():
 
 
 def test_every_kpi_is_defined_once_with_its_meaning():
-    assert len(kpi.KPIS) == 11
+    assert len(kpi.KPIS) == 12
     for k in kpi.KPIS.values():
         assert k.name_vi and k.name_en and k.formula_vi and k.formula_en and k.sources
         assert k.direction in ("lower", "higher")

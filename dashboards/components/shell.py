@@ -17,6 +17,8 @@ NAV = (
     ("/live", "nav.live", "live.view"),
     ("/cameras", "nav.cameras", "cameras.view"),
     ("/kpi", "nav.kpi", "kpi.view"),
+    ("/programmes", "nav.programmes", "kpi.view"),  # issue 16: registers
+    ("/review", "nav.review", "kpi.view"),  # issue 16: registers
     ("/replay", "nav.replay", "replay.run"),
     ("/lookup", "nav.lookup", "population.lookup"),
     ("/audit", "nav.audit", "audit.view"),

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Literal
 
 from ioc.events import CAMERA_HEALTH_KINDS
 from ioc.facts import (
-    INCIDENT_KINDS,
     ON_TIME_EARLY_S,
     ON_TIME_LATE_S,
+    ORDER_INCIDENT_KINDS,
+    TRAFFIC_ORDER_KINDS,
     floor_hour,
     local_day,
     local_midnight,
@@ -100,12 +101,29 @@ KPIS: dict[str, KpiDef] = {
             name_en="Security incidents per 10,000 residents",
             unit_vi="vụ/10.000 dân",
             unit_en="per 10,000 residents",
-            formula_vi="số sự cố an ninh trong kỳ ÷ quy mô dân số × 10.000; theo loại: "
-            "xâm nhập, tụ tập, đánh nhau, cháy, vượt tuyến, lảng vảng, vi phạm giao thông",
-            formula_en="security incidents in the period ÷ population × 10,000; by type: "
-            "intrusion, crowd, fighting, fire, line crossing, loitering, traffic violation",
+            formula_vi="số sự cố an ninh trật tự trong kỳ ÷ quy mô dân số × 10.000; theo loại: "
+            "xâm nhập, tụ tập, đánh nhau, cháy, vượt tuyến, lảng vảng (vi phạm trật tự giao "
+            "thông tính riêng)",
+            formula_en="security and order incidents in the period ÷ population × 10,000; by "
+            "type: intrusion, crowd, fighting, fire, line crossing, loitering (traffic order "
+            "violations are counted apart)",
             direction="lower",
-            sources=INCIDENT_KINDS,
+            sources=ORDER_INCIDENT_KINDS,
+            decimals=2,
+        ),
+        KpiDef(
+            id="traffic_violations",
+            group="security",
+            name_vi="Vi phạm trật tự giao thông trên 10.000 dân",
+            name_en="Traffic order violations per 10,000 residents",
+            unit_vi="vụ/10.000 dân",
+            unit_en="per 10,000 residents",
+            formula_vi="số vi phạm trật tự giao thông camera ghi nhận trong kỳ ÷ quy mô dân số "
+            "× 10.000 (phụ thuộc số camera giao thông)",
+            formula_en="traffic order violations recorded by cameras in the period ÷ population "
+            "× 10,000 (depends on the number of traffic cameras)",
+            direction="lower",
+            sources=TRAFFIC_ORDER_KINDS,
             decimals=2,
         ),
         KpiDef(

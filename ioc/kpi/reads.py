@@ -13,8 +13,9 @@ import numpy as np
 from ioc.alarms import ACK_SLA_S, RESOLVE_SLA_S
 from ioc.facts import (
     ARRIVAL_METRIC,
-    INCIDENT_KINDS,
     ON_TIME_METRIC,
+    ORDER_INCIDENT_KINDS,
+    TRAFFIC_ORDER_KINDS,
     TRIP_METRIC,
     epoch,
     floor_hour,
@@ -423,7 +424,8 @@ class _Silent(_Family):
 
 
 _FAMILIES: dict[str, _Family] = {
-    "security_incidents": _CountShare(INCIDENT_KINDS, _per_10k),
+    "security_incidents": _CountShare(ORDER_INCIDENT_KINDS, _per_10k),
+    "traffic_violations": _CountShare(TRAFFIC_ORDER_KINDS, _per_10k),
     "alarm_ack_median": _AlarmHandling(_ack_median, ("ack",)),
     "alarm_resolve_median": _AlarmHandling(_resolve_median, ("res",)),
     "alarm_sla": _AlarmHandling(_sla_share, ()),

@@ -15,6 +15,8 @@ from ioc.store.health import Health
 from ioc.store.kpi_queries import KpiQueries
 from ioc.store.kpi_state import KpiState
 from ioc.store.migration import Migrations
+from ioc.store.register_reads import RegisterReads
+from ioc.store.registers import RegisterQueries
 from ioc.store.write import Write, dead_letter_key, latest_per_source
 
 __all__ = [
@@ -37,6 +39,8 @@ class Store(
     Health,
     KpiState,
     KpiQueries,
+    RegisterQueries,
+    RegisterReads,
     StoreCore,
 ):
     """Everything the product keeps: events, devices, alarms, users, audit, KPI state, dead letters."""

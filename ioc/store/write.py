@@ -51,6 +51,7 @@ class Write(StoreCore):
             if inserted:
                 self._apply_kpi_state(tx, inserted)
                 self._apply_device_state(tx, latest_per_source(inserted))
+                self.apply_programme_events(tx, inserted)
                 for trigger in triggers_for(inserted):
                     alarms_opened += self._open_or_merge(tx, trigger)[1]
             for province, status in statuses:
