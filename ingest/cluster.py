@@ -31,9 +31,9 @@ from typing import Any
 
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
-from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
 from ioc.settings import Settings
-from ioc.store import Store, StoreError, open_store
+from ioc.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -144,18 +144,14 @@ class AmqpIngestWorker:
         return 0 if ok else 1
 
     def _open_store(self) -> Store | None:
-        if self._store is not None:
-            return self._store
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                self._store = open_store(self.settings.db_url, migrate=self.options.migrate)
-                return self._store
-            except StoreError as exc:
-                logger.warning("%s: store not reachable (%s)", self.stats.worker_id, exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-        return None
+        if self._store is None:
+            self._store = open_store_until_up(
+                self.settings.db_url,
+                migrate=self.options.migrate,
+                stop=self._stop,
+                who=self.stats.worker_id,
+            )
+        return self._store
 
     def _start_writer(self, store: Store) -> None:
         opts = self.options

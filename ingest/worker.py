@@ -32,7 +32,7 @@ from ingest import partition
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ingest.mqtt import IngestClient, connect_properties, subscription
-from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
 from ioc.broker import BrokerUrl
 from ioc.broker.client import connect_kwargs, mqtt_client
 from ioc.geo import geography
@@ -261,24 +261,14 @@ class IngestWorker:
         return True
 
     def _open_store(self) -> Store | None:
-        if self._store is not None:
-            return self._store
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                store = open_store(self.settings.db_url, migrate=self.options.migrate)
-                self._store = store
-                return store
-            except StoreError as exc:
-                logger.warning(
-                    "%s: store not reachable at start (%s); retrying in %.1f s",
-                    self.options.client_id,
-                    exc,
-                    backoff,
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-        return None
+        if self._store is None:
+            self._store = open_store_until_up(
+                self.settings.db_url,
+                migrate=self.options.migrate,
+                stop=self._stop,
+                who=self.options.client_id,
+            )
+        return self._store
 
     def _run_writer(self) -> None:
         assert self.writer is not None

@@ -95,6 +95,14 @@ def workers(
     return out
 
 
+def start_all(procs: list[WorkerProcess]) -> None:
+    """Start the worker processes together, then wait until each consumes."""
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.wait_ready(90)
+
+
 def wait_for(condition: Callable[[], bool], run: Run, timeout: float = 120) -> None:
     """Poll condition until true; fail if the publisher ended or erred first."""
     deadline = time.monotonic() + timeout
@@ -158,10 +166,7 @@ def test_node_kill_loses_nothing_and_node_rejoins(
     procs = workers(cluster, pg_url, prefix, queue, tmp_path, 2)
     store = open_store(pg_url)
     try:
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.wait_ready(90)
+        start_all(procs)
         first, second, n_bad = 3000, 2000, 20
         run_id = f"nk-{uuid.uuid4().hex[:6]}"
         events = sensor_events(first + second, run_id=run_id)
@@ -240,10 +245,7 @@ def test_worker_kill_loses_nothing_and_dead_letters_once(
     procs = [victim, survivor]
     store = open_store(pg_url)
     try:
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.wait_ready(90)
+        start_all(procs)
         n_good, n_bad = 4000, 40
         run_id = f"wk-{uuid.uuid4().hex[:6]}"
         good = [(e.topic(prefix), e.to_json()) for e in sensor_events(n_good, run_id=run_id)]
