@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import IO, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from ioc.broker import BrokerUrl
+from ioc.broker import BrokerConnectError, BrokerUrl, Will, connect_and_wait, mqtt_client
 from ioc.events import TOPIC_PREFIX, DeviceStatus, Event
 
 logger = logging.getLogger(__name__)
@@ -102,17 +101,6 @@ class StreamSink:
         """Nothing to release."""
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int, dict[str, str]]:
-    """(host, port, options) from mqtt://[user:pass@]host:port[?protocol=3.1.1] (ioc.broker)."""
-    b = BrokerUrl.parse(url)
-    options = {} if b.v5 else {"protocol": "3.1.1"}
-    if b.username:
-        options["username"] = b.username
-    if b.password:
-        options["password"] = b.password
-    return b.host, b.port, options
-
-
 class MqttPublisher:
     """Publishes events at QoS 1 and retained statuses, with an offline last will."""
 
@@ -125,40 +113,32 @@ class MqttPublisher:
         prefix: str = TOPIC_PREFIX,
         connect_timeout_s: float = 10.0,
     ) -> None:
-        host, port, options = parse_mqtt_url(url)
+        broker = BrokerUrl.parse(url)
         self.prefix = prefix
         self.will = will
-        protocol = mqtt.MQTTv311 if options.get("protocol") == "3.1.1" else mqtt.MQTTv5
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id[:64], protocol=protocol
-        )
-        BrokerUrl.parse(url).configure(self.client)  # credentials and mqtts:// TLS
+        last_will = None
         if will is not None:
             status, province = will
-            self.client.will_set(
-                status.topic(province, prefix),
-                status.model_dump_json(exclude_none=True),
-                qos=1,
-                retain=True,
+            last_will = Will(
+                status.topic(province, prefix), status.model_dump_json(exclude_none=True)
             )
-        self.client.reconnect_delay_set(1, 30)
-        self._connected = threading.Event()
+        self.client = mqtt_client(broker, client_id, will=last_will)
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._lock = threading.Lock()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.connect_async(host, port, keepalive=30)
-        self.client.loop_start()
-        if not self._connected.wait(connect_timeout_s):
-            self.client.loop_stop()
-            raise ConnectionError(f"no MQTT broker answered at {host}:{port}")
+        try:
+            connect_and_wait(self.client, broker, timeout=connect_timeout_s, retry=True)
+        except BrokerConnectError as exc:
+            raise ConnectionError(
+                f"no MQTT broker answered at {broker.host}:{broker.port}: {exc}"
+            ) from None
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             logger.error("broker refused connection: %s", reason_code)
             return
         logger.info("connected to broker")
-        self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

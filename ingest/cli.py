@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import click
 
+from ingest.cluster import DEFAULT_AMQP_URL, DEFAULT_QUEUE, ClusterOptions, run_cluster_workers
 from ingest.harness import safe_url
 from ingest.mqtt import MAX_RECEIVE_MAXIMUM
 from ingest.worker import (
@@ -20,6 +21,7 @@ from ingest.worker import (
 )
 from ioc.broker import BrokerUrl
 from ioc.cli import Ctx, pass_ctx
+from ioc.settings import Settings
 
 
 @click.command("ingest")
@@ -111,10 +113,44 @@ from ioc.cli import Ctx, pass_ctx
     "what it still holds, end the session and exit. A stopped worker's session otherwise keeps "
     "receiving its share of a shared subscription. (Partitioned layouts drain themselves.)",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["mosquitto", "rabbitmq"]),
+    default="mosquitto",
+    show_default=True,
+    help="mosquitto: MQTT sessions on one broker (any MQTT broker; docs/broker.md). rabbitmq: "
+    "competing AMQP consumers of one replicated quorum queue fed by a RabbitMQ cluster's MQTT "
+    "plugin, the path past one broker (docs/scale-out.md).",
+)
+@click.option(
+    "--amqp-url",
+    "amqp_urls",
+    multiple=True,
+    envvar="IOC_AMQP_URLS",
+    help="rabbitmq engine: AMQP URL of a cluster node; repeat for each node (tried in turn "
+    "after a failure) [IOC_AMQP_URLS, space-separated; default amqp://guest:guest@127.0.0.1:5672].",
+)
+@click.option(
+    "--queue",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    help="rabbitmq engine: the quorum queue every worker consumes.",
+)
 @pass_ctx
-def ingest(ctx: Ctx, workers: int, retire_index: int | None, **options: object) -> None:
+def ingest(
+    ctx: Ctx,
+    workers: int,
+    retire_index: int | None,
+    engine: str,
+    amqp_urls: tuple[str, ...],
+    queue: str,
+    **options: object,
+) -> None:
     """Subscribe to events, validate, store in batches, ack after commit."""
     settings = ctx.settings
+    if engine == "rabbitmq":
+        _run_rabbitmq(settings, workers, amqp_urls, queue, options)
+        return
     try:
         broker = BrokerUrl.parse(settings.mqtt_url)
     except ValueError as exc:
@@ -136,3 +172,36 @@ def ingest(ctx: Ctx, workers: int, retire_index: int | None, **options: object) 
         err=True,
     )
     sys.exit(run_workers(settings, opts, workers))
+
+
+def _run_rabbitmq(
+    settings: Settings,
+    workers: int,
+    amqp_urls: tuple[str, ...],
+    queue: str,
+    options: dict[str, object],
+) -> None:
+    """`ioc ingest --engine rabbitmq`: N competing consumers of the replicated queue."""
+    urls = tuple(u for url in amqp_urls for u in url.split()) or (DEFAULT_AMQP_URL,)
+    given = {k: v for k, v in options.items() if v is not None}
+    queue_max = int(given.get("queue_max") or settings.ingest_queue_max)
+    opts = ClusterOptions(
+        amqp_urls=urls,
+        queue=queue,
+        name=str(given.get("name", "ioc-ingest")),
+        batch_size=int(given.get("batch_size") or settings.ingest_batch_size),
+        batch_ms=int(given.get("batch_ms") or settings.ingest_batch_ms),
+        prefetch=int(given.get("receive_maximum") or queue_max),
+        metrics_port=int(given.get("metrics_port") or settings.metrics_port),
+        metrics_host=str(given.get("metrics_host", "127.0.0.1")),
+        heartbeat_s=float(given.get("heartbeat_s", 5.0)),  # type: ignore[arg-type]
+        drain_timeout_s=float(given.get("drain_timeout_s", 30.0)),  # type: ignore[arg-type]
+        log_level=logging.getLogger().level,
+    )
+    click.echo(
+        f"ingest: {workers} consumer(s) of quorum queue {queue} on "
+        f"{', '.join(safe_url(u) for u in urls)} -> {safe_url(settings.db_url)}; "
+        "Ctrl+C or SIGTERM drains and stops",
+        err=True,
+    )
+    sys.exit(run_cluster_workers(settings, opts, workers))

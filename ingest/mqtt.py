@@ -91,12 +91,19 @@ class IngestClient(mqtt.Client):
         on_publish_bytes: PublishHandler,
         should_pause: Callable[[], bool] | None = None,
         fast: bool = FAST_PATH_SUPPORTED,
+        protocol: int | None = None,
+        clean_session: bool | None = None,
     ) -> None:
+        # Made by ioc.broker.mqtt_client (protocol and session from the URL), or directly.
+        if protocol is None:
+            protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+        if protocol != mqtt.MQTTv5 and clean_session is None:
+            clean_session = False  # a persistent 3.1.1 session
         super().__init__(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False,
+            protocol=protocol,
+            clean_session=clean_session,
             manual_ack=True,
         )
         self.client_id = client_id

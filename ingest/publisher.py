@@ -17,7 +17,7 @@ import struct
 import time
 from collections.abc import Sequence
 
-from ioc.broker import BrokerUrl
+from ioc.broker import BrokerUrl, connect_and_wait, mqtt_client
 
 logger = logging.getLogger(__name__)
 
@@ -266,15 +266,9 @@ def publish_with_paho(
 ) -> int:
     """Publish at QoS 1 with a stock paho-mqtt client (the way most devices and tools do)."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
 
     broker = BrokerUrl.parse(url)
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
-    )
-    broker.configure(client)
+    client = mqtt_client(broker, client_id)
     client.max_inflight_messages_set(window)
     client.max_queued_messages_set(0)
     acked = 0
@@ -286,8 +280,7 @@ def publish_with_paho(
         acked += 1
 
     client.on_publish = on_publish
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    connect_and_wait(client, broker)
     try:
         info = None
         for sent, (topic, payload) in enumerate(messages):

@@ -32,8 +32,9 @@ from ingest import partition
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ingest.mqtt import IngestClient, connect_properties, subscription
-from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
 from ioc.broker import BrokerUrl
+from ioc.broker.client import connect_kwargs, mqtt_client
 from ioc.geo import geography
 from ioc.settings import Settings
 from ioc.store import Store, StoreError, open_store
@@ -260,24 +261,14 @@ class IngestWorker:
         return True
 
     def _open_store(self) -> Store | None:
-        if self._store is not None:
-            return self._store
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                store = open_store(self.settings.db_url, migrate=self.options.migrate)
-                self._store = store
-                return store
-            except StoreError as exc:
-                logger.warning(
-                    "%s: store not reachable at start (%s); retrying in %.1f s",
-                    self.options.client_id,
-                    exc,
-                    backoff,
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-        return None
+        if self._store is None:
+            self._store = open_store_until_up(
+                self.settings.db_url,
+                migrate=self.options.migrate,
+                stop=self._stop,
+                who=self.options.client_id,
+            )
+        return self._store
 
     def _run_writer(self) -> None:
         assert self.writer is not None
@@ -329,31 +320,28 @@ class IngestWorker:
 
     def _make_client(self) -> IngestClient:
         opts = self.options
-        client = IngestClient(
+        client = mqtt_client(
+            self.broker,
             opts.client_id,
-            v5=self.broker.v5,
+            persistent=True,
+            reconnect=(1, 10),
+            client_class=IngestClient,
             on_publish_bytes=self._on_publish,
             should_pause=self._queue_full,
         )
-        self.broker.configure(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        if self.broker.v5:
-            client.connect_async(
-                self.broker.host,
-                self.broker.port,
-                keepalive=opts.keepalive_s,
-                clean_start=False,
-                properties=connect_properties(
-                    session_expiry_s=opts.session_expiry_s,
-                    receive_maximum=opts.receive_maximum,
-                ),
+        props = connect_properties(
+            session_expiry_s=opts.session_expiry_s, receive_maximum=opts.receive_maximum
+        )
+        client.connect_async(
+            **connect_kwargs(
+                self.broker, keepalive=opts.keepalive_s, persistent=True, properties=props
             )
-        else:
-            client.connect_async(self.broker.host, self.broker.port, keepalive=opts.keepalive_s)
+        )
+        assert isinstance(client, IngestClient)
         return client
 
     def _on_publish(self, topic: bytes, payload: bytes, mid: int) -> None:
@@ -557,16 +545,8 @@ def ensure_sessions(
 def _subscribe_once(broker: BrokerUrl, opts: WorkerOptions, filters: list[str]) -> bool:
     done = threading.Event()
     granted: list[bool] = []
-    client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-        client_id=opts.client_id,
-        protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
-        clean_session=None if broker.v5 else False,
-        # Nothing is acked: what the session already holds stays queued for the worker.
-        manual_ack=True,
-    )
-    if broker.username:
-        client.username_pw_set(broker.username, broker.password)
+    # Nothing is acked: what the session already holds stays queued for the worker.
+    client = mqtt_client(broker, opts.client_id, persistent=True, manual_ack=True)
 
     def on_connect(c: mqtt.Client, u: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -582,13 +562,10 @@ def _subscribe_once(broker: BrokerUrl, opts: WorkerOptions, filters: list[str]) 
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
+    # Receive-maximum 1: a resumed session sends at most one message here, unacked.
+    props = connect_properties(session_expiry_s=opts.session_expiry_s, receive_maximum=1)
     try:
-        if broker.v5:
-            # Receive-maximum 1: a resumed session sends at most one message here, unacked.
-            props = connect_properties(session_expiry_s=opts.session_expiry_s, receive_maximum=1)
-            client.connect(broker.host, broker.port, clean_start=False, properties=props)
-        else:
-            client.connect(broker.host, broker.port)
+        client.connect(**connect_kwargs(broker, persistent=True, properties=props))
     except OSError as exc:
         logger.warning("cannot reach broker %s to create %s: %s", broker, opts.client_id, exc)
         return False

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ingest.decode import Received
 from ingest.metrics import WorkerMetrics, WorkerStats
-from ioc.store import Store, StoreError, WriteResult
+from ioc.store import Store, StoreError, WriteResult, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,23 @@ def is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, (ValueError, TypeError, OverflowError)):
         return True
     return any(cls.__name__ in _DATA_ERROR_NAMES for cls in type(exc).__mro__)
+
+
+def open_store_until_up(
+    db_url: str, *, migrate: bool, stop: threading.Event, who: str
+) -> Store | None:
+    """Open the store, retrying with backoff while it is unreachable; None if stopped first."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            return open_store(db_url, migrate=migrate)
+        except StoreError as exc:
+            logger.warning(
+                "%s: store not reachable at start (%s); retrying in %.1f s", who, exc, backoff
+            )
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+    return None
 
 
 class DrainTimeout(Exception):

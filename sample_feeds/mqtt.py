@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTProtocolVersion
 
-from ioc.broker import BrokerUrl
+from ioc.broker import BrokerConnectError, BrokerUrl, connect_and_wait, mqtt_client
 
 logger = logging.getLogger(__name__)
 
@@ -78,51 +76,23 @@ def connect(address: BrokerAddress, client_id_prefix: str, *, threaded: bool = T
     second. Callers bound what they have in flight themselves, to at most
     `receive_maximum` (exceeding the broker's receive maximum gets us disconnected).
     """
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"{client_id_prefix}-{uuid.uuid4().hex[:8]}",
-        protocol=address.protocol,
-        **({} if address.mqtt5 else {"clean_session": True}),
+    broker = address.url or BrokerUrl(
+        address.host, address.port, address.mqtt5, address.username, address.password
     )
-    if address.url is not None:
-        address.url.configure(client)  # credentials and TLS
-    elif address.username:
-        client.username_pw_set(address.username, address.password)
+    client = mqtt_client(broker, f"{client_id_prefix}-{uuid.uuid4().hex[:8]}", reconnect=(1, 10))
     client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
     conn = Connection(client)
-    connected = threading.Event()
-    failure: list[str] = []
-
-    def on_connect(client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            failure.append(str(reason_code))
-        else:
-            conn.receive_maximum = getattr(properties, "ReceiveMaximum", None)
-            logger.debug("connected to %s (receive maximum %s)", address, conn.receive_maximum)
-        connected.set()
 
     def on_disconnect(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             logger.warning("disconnected from %s: %s; reconnecting", address, reason_code)
 
-    client.on_connect = on_connect
     client.on_disconnect = on_disconnect
     try:
-        client.connect(address.host, address.port, keepalive=30)
-    except OSError as exc:
-        raise BrokerError(f"cannot connect to {address}: {exc}") from None
-    if threaded:
-        client.loop_start()
-        connected.wait(CONNECT_TIMEOUT_S)
-    else:
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while not connected.is_set() and time.monotonic() < deadline:
-            if client.loop(0.1) != mqtt.MQTT_ERR_SUCCESS:
-                break
-    if not connected.is_set() or failure:
-        client.loop_stop()
-        reason = failure[0] if failure else f"no CONNACK within {CONNECT_TIMEOUT_S:.0f} s"
-        raise BrokerError(f"cannot connect to {address}: {reason}")
+        props = connect_and_wait(client, broker, timeout=CONNECT_TIMEOUT_S, threaded=threaded)
+    except BrokerConnectError as exc:
+        raise BrokerError(str(exc)) from None
+    conn.receive_maximum = getattr(props, "ReceiveMaximum", None)
+    logger.debug("connected to %s (receive maximum %s)", address, conn.receive_maximum)
     return conn

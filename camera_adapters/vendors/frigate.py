@@ -16,17 +16,14 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from camera_adapters.publisher import parse_mqtt_url
 from camera_adapters.site import clean_source
 from camera_adapters.vendors import Translator, VendorSpec, register
-from ioc.broker import BrokerUrl
+from ioc.broker import BrokerUrl, connect_kwargs, mqtt_client
 from ioc.events import Event
 
 logger = logging.getLogger(__name__)
@@ -245,18 +242,15 @@ def bridge(
     """Subscribe to Frigate's topics on its broker and publish canonical events."""
     from camera_adapters.bridge import BridgeRun
 
-    host, port, options = parse_mqtt_url(url)
+    broker = BrokerUrl.parse(url)
+    if user:
+        broker = replace(broker, username=user, password=password or broker.password)
     assert isinstance(translator, FrigateTranslator)
     prefix = translator.prefix
     run = BridgeRun(translator, sink, stop)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=(client_id or f"ioc-frigate-bridge-{translator.site.source}")[:64],
-        protocol=mqtt.MQTTv311 if options.get("protocol") == "3.1.1" else mqtt.MQTTv5,
+    client = mqtt_client(
+        broker, client_id or f"ioc-frigate-bridge-{translator.site.source}", reconnect=(1, 60)
     )
-    BrokerUrl.parse(url).configure(client)  # credentials and mqtts:// TLS from the URL
-    if user:
-        client.username_pw_set(user, password or options.get("password"))
     topics = [(f"{prefix}/{t}", 1) for t in ("events", "reviews", "available", "stats")]
 
     def on_connect(c, userdata, flags, reason_code, properties) -> None:
@@ -281,9 +275,8 @@ def bridge(
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_disconnect = on_disconnect
-    client.reconnect_delay_set(1, 60)
     with run:
-        client.connect_async(host, port, keepalive=30)
+        client.connect_async(**connect_kwargs(broker))
         client.loop_start()
         try:
             run.stop.wait()

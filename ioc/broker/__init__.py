@@ -10,100 +10,41 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+
+from ioc.broker.client import (
+    DEFAULT_MQTT_PORT,
+    DEFAULT_MQTTS_PORT,
+    BrokerConnectError,
+    BrokerUrl,
+    Will,
+    connect_and_wait,
+    connect_kwargs,
+    mqtt_client,
+)
+
+__all__ = [
+    "DEFAULT_MQTTS_PORT",
+    "DEFAULT_MQTT_PORT",
+    "BrokerConnectError",
+    "BrokerUrl",
+    "Will",
+    "connect_and_wait",
+    "connect_kwargs",
+    "mqtt_client",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_MQTT_PORT = 1883
-DEFAULT_MQTTS_PORT = 8883
 # Mosquitto saves its state after this many changes (docs/broker.md, "What a broker crash
 # can lose"): the bound on what a kill -9 of the broker loses, against the cost of a save.
 DEFAULT_AUTOSAVE_CHANGES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerUrl:
-    """Where and how to connect: mqtt[s]://[user[:password]@]host[:port][?protocol=3.1.1][&cafile=path]."""
-
-    host: str
-    port: int = DEFAULT_MQTT_PORT
-    v5: bool = True
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    ca_file: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerUrl:
-        """Parse a broker URL; ValueError says what is wrong with it."""
-        if url == "embedded":
-            raise ValueError(
-                "the broker URL is 'embedded', which only exists inside `ioc demo`: start a "
-                "broker with `ioc broker` (or use the one `ioc demo` prints) and pass its URL "
-                "with --mqtt-url mqtt://host:port"
-            )
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
-            raise ValueError(
-                f"unsupported broker URL {url!r}: use mqtt://host:port or mqtts://host:port"
-            )
-        if not parts.hostname:
-            raise ValueError(f"broker URL {url!r} has no host")
-        query = parse_qs(parts.query)
-        protocol = query.get("protocol", ["5"])[-1]
-        if protocol not in ("5", "3.1.1"):
-            raise ValueError(f"unsupported MQTT protocol {protocol!r} in {url!r}: use 5 or 3.1.1")
-        tls = parts.scheme in ("mqtts", "ssl")
-        ca_file = query.get("cafile", [None])[-1]
-        if ca_file is not None and not tls:
-            raise ValueError(f"cafile in {url!r} needs TLS: use mqtts://")
-        if ca_file is not None and not Path(ca_file).is_file():
-            raise ValueError(f"CA file {ca_file!r} of broker URL does not exist")
-        try:
-            port = parts.port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT)
-        except ValueError as exc:
-            raise ValueError(f"bad port in {url!r}: {exc}") from None
-        return cls(
-            host=parts.hostname,
-            port=port,
-            v5=protocol == "5",
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-            ca_file=ca_file,
-        )
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """The client TLS context (system CAs, or only ca_file if given); None without TLS."""
-        if not self.tls:
-            return None
-        return ssl.create_default_context(cafile=self.ca_file)
-
-    def configure(self, client: Any) -> None:
-        """Give a paho client this URL's credentials and TLS settings."""
-        if self.username:
-            client.username_pw_set(self.username, self.password)
-        context = self.ssl_context()
-        if context is not None:
-            client.tls_set_context(context)
-
-    def __str__(self) -> str:
-        query = [] if self.v5 else ["protocol=3.1.1"]
-        if self.ca_file:
-            query.append(f"cafile={self.ca_file}")
-        suffix = "?" + "&".join(query) if query else ""
-        user = f"{self.username}@" if self.username else ""  # never the password
-        scheme = "mqtts" if self.tls else "mqtt"
-        return f"{scheme}://{user}{self.host}:{self.port}{suffix}"
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
