@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ioc.events import Event
+from ioc.facts import kpi_facts
+from ioc.store import Store
 
 DALAT = (11.94, 108.44)
 HUE = (16.46, 107.59)
@@ -38,3 +41,14 @@ def store_event(
             **kw,
         }
     )
+
+
+def rollup_total(store: Store) -> int:
+    """Stored events if the KPI state derived at ingest counts each one's facts once, else -1."""
+    now = datetime.now(UTC)
+    since = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    until = (now + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    events = store.find_events(since=since, until=until, limit=1_000_000)
+    expected = Counter(m for e in events for m in kpi_facts(e))
+    got = store.kpi_counts(sorted(expected), since, until, group="total")
+    return len(events) if {r["metric"]: r["n"] for r in got} == expected else -1

@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from cluster_support import (
     rabbitmq_installed,
     sensor_events,
 )
+from store_support import rollup_total
 
 from ingest.cluster import mqtt_topic, routing_key
 from ingest.harness import WorkerProcess
@@ -135,12 +135,6 @@ def settled(store: Store, procs: list[WorkerProcess], quiet_s: float = 3.0) -> N
         elif time.monotonic() - since >= quiet_s:
             return
         time.sleep(0.3)
-
-
-def rollup_total(store: Store) -> int:
-    """Events counted by the hourly rollup (each stored event exactly once)."""
-    now = datetime.now(UTC)
-    return sum(r.n for r in store.hourly_counts(now - timedelta(days=2), now + timedelta(hours=2)))
 
 
 def leader_index(cluster: RabbitCluster, queue: str) -> int:

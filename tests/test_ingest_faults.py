@@ -14,19 +14,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from store_support import rollup_total
 
 from bench.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.harness import WorkerProcess
 from ingest.publisher import FastPublisher
 from ioc.broker import free_port
-from ioc.facts import kpi_facts
 from ioc.store import Store, open_store
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -72,17 +70,6 @@ def wait_stored(store: Store, n: int, worker: WorkerProcess, timeout: float = 90
         time.sleep(0.2)
         count = store.count_events()
     return count
-
-
-def rollup_total(store: Store) -> int:
-    """Stored events if the KPI state derived at ingest counts each one's facts once, else -1."""
-    now = datetime.now(UTC)
-    since = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    until = (now + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-    events = store.find_events(since=since, until=until, limit=1_000_000)
-    expected = Counter(m for e in events for m in kpi_facts(e))
-    got = store.kpi_counts(sorted(expected), since, until, group="total")
-    return len(events) if {r["metric"]: r["n"] for r in got} == expected else -1
 
 
 def ingest(db_url: str, mqtt_url: str, tmp_path: Path, *args: str, workers: int = 1,
