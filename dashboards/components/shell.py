@@ -35,6 +35,7 @@ def client_texts(lang: str) -> dict[str, str]:
         "fresh.stale",
         "fresh.ingest_down",
         "fresh.offline",
+        "fresh.replica",
         "clock.tz",
         "alarms.overdue",
     )

@@ -31,6 +31,7 @@ from ioc.store.models import (
     WriteResult,
 )
 from ioc.store.security import SecurityQueries
+from ioc.store.versions import VersionQueries
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _record(cls: type, row: dict[str, Any]) -> Any:
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-class Store(KpiQueries, SecurityQueries, ABC):
+class Store(KpiQueries, SecurityQueries, VersionQueries, ABC):
     """Everything the product keeps: events, rollups, devices, alarms, users, audit, dead letters."""
 
     dialect: str = ""
