@@ -64,7 +64,9 @@ def create_app(
         SESSION_COOKIE_SECURE=secure_cookies,
         # The cookie lives as long as the longest session; the store decides if it still counts.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        # The store ends a session after session_max_hours from login whatever the cookie says,
+        # so re-signing and re-sending the cookie on every 1 s callback bought nothing but CPU.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     server.extensions[EXTENSION] = Services(settings=settings, stale_after_s=stale_after_s)
