@@ -35,21 +35,14 @@ from typing import Any
 
 import click
 
+from dashboards.bench import percentile  # the lead moves both into bench/ together
+
 TICK_S = 1.0
 STATUS_S = 2.0
 SLOW_S = 5.0
 KPI_CHANGE_S = 30.0
 TIMEOUT_S = 30.0
 KPI_CHOICES = ("incidents", "camera_uptime", "response_time")
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
-    return ordered[k]
 
 
 def _ms(value: float | None) -> float | None:

@@ -64,6 +64,11 @@ def test_serve_with_workers_answers_healthz_and_a_login(tmp_path):
                 time.sleep(0.2)
         assert health is not None and health.status_code == 200
         assert len(worker_pids(proc.pid)) == 2, "gunicorn runs two workers"
+        # One Dash app per worker: every callback registered once (twice would run twice).
+        outputs = [
+            d["output"] for d in requests.get(f"{base}/_dash-dependencies", timeout=20).json()
+        ]
+        assert len(outputs) == len(set(outputs)), "callbacks registered twice"
         # Signed out: the login page; a wrong password is refused.
         http = requests.Session()
         bad = http.post(
