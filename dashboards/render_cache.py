@@ -30,6 +30,7 @@ T = TypeVar("T")
 
 DEFAULT_SIZE = 512
 DEFAULT_TTL_S = 30.0
+_MISSING = object()
 
 
 class _Slot:
@@ -50,11 +51,25 @@ class RenderCache:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._slots: OrderedDict[Hashable, _Slot] = OrderedDict()
+        self._last: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.stale = 0
 
-    def get(self, key: Hashable, build: Callable[[], T], ttl: float | None = None) -> T:
-        """The cached value of key, else build() once (concurrent askers wait for it)."""
+    def get(
+        self,
+        key: Hashable,
+        build: Callable[[], T],
+        ttl: float | None = None,
+        view: Hashable | None = None,
+    ) -> T:
+        """The cached value of key, else build() once (concurrent askers wait for it).
+
+        With `view` (the key without its data version): while the answer for a new version
+        is being built, other askers get the last answer built for the same view at once
+        instead of waiting (stale while revalidate). Such values must carry their own
+        version, so the page asks again on its next tick.
+        """
         now = time.monotonic()
         with self._lock:
             slot = self._slots.get(key)
@@ -71,12 +86,25 @@ class RenderCache:
                 self.misses += 1
                 owner = True
         if not owner:
+            if view is not None and not slot.done.is_set():
+                with self._lock:
+                    previous = self._last.get(view, _MISSING)
+                if previous is not _MISSING:
+                    self.stale += 1
+                    return previous  # type: ignore[return-value]
             slot.done.wait()
             if slot.error is not None:
                 raise slot.error
             return slot.value
         try:
             slot.value = build()
+            if view is not None:
+                # Before the slot is marked done: no asker can hold a newer answer than this.
+                with self._lock:
+                    self._last[view] = slot.value
+                    self._last.move_to_end(view)
+                    while len(self._last) > self.size:
+                        self._last.popitem(last=False)
         except BaseException as exc:
             slot.error = exc
             with self._lock:
@@ -100,6 +128,7 @@ class RenderCache:
         """Forget everything."""
         with self._lock:
             self._slots.clear()
+            self._last.clear()
 
     def __len__(self) -> int:
         return len(self._slots)

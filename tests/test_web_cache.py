@@ -168,3 +168,31 @@ def test_expiry_size_and_failures_are_not_kept():
     assert cache.get("x", lambda: 5) == 5
     cache.get("gone", lambda: 1, ttl=0)
     assert cache.get("gone", lambda: 2) == 2
+
+
+def test_while_a_new_version_builds_the_last_answer_of_the_view_is_served():
+    cache = RenderCache(size=8, ttl=60)
+    assert cache.get(("feed", "v1"), lambda: "v1 rows", view="feed") == "v1 rows"
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow_build() -> str:
+        started.set()
+        gate.wait(5)
+        return "v2 rows"
+
+    owner: list[str] = []
+    builder = threading.Thread(
+        target=lambda: owner.append(cache.get(("feed", "v2"), slow_build, view="feed"))
+    )
+    builder.start()
+    started.wait(5)
+    # Another asker does not wait: it gets v1 (which carries its own version).
+    assert cache.get(("feed", "v2"), lambda: "never", view="feed") == "v1 rows"
+    # The owner finishes; from then on everyone gets v2.
+    gate.set()
+    builder.join(5)
+    assert owner == ["v2 rows"]
+    assert cache.get(("feed", "v2"), lambda: "never", view="feed") == "v2 rows"
+    # Another view never gets this one's answer.
+    assert cache.get(("feed-46", "v1"), lambda: "46 rows", view="feed-46") == "46 rows"

@@ -321,7 +321,7 @@ def feed_part(
     if sig == last_sig:
         return KEEP, KEEP, KEEP
 
-    def build() -> tuple[Any, str]:
+    def build() -> tuple[str, Any, str]:
         from dashboards.components.feed import feed_rows
 
         events = services().reads.find_events(
@@ -332,10 +332,16 @@ def feed_part(
             exclude_kinds=TELEMETRY_KINDS,
             limit=FEED_LIMIT,
         )
-        return _plain(feed_rows(events, lang, services().settings.timezone)), str(len(events))
+        rows = _plain(feed_rows(events, lang, services().settings.timezone))
+        return sig, rows, str(len(events))
 
-    rows, count = services().render.get(("feed", sig), build)
-    return rows, count, sig
+    # While another request builds this version, the last one of the same view is served
+    # with its own signature: this page asks again next tick instead of waiting now.
+    view = ("feed", prov, ward, dom, sev, lang)
+    built_sig, rows, count = services().render.get(("feed", sig), build, view=view)
+    if built_sig == last_sig:
+        return KEEP, KEEP, KEEP
+    return rows, count, built_sig
 
 
 dash.clientside_callback(
@@ -519,7 +525,16 @@ def map_part(
 
     if full:
         return render.get(("map-full", *key), lambda: _plain(live_map_figure(data(), lang))), sig
-    fresh = render.get(("map-traces", *key), lambda: _plain(map_trace_data(data(), lang)))
+    # Stale while revalidate, as for the feed: the traces carry the signature they match.
+    built_sig, fresh = render.get(
+        ("map-traces", *key),
+        lambda: (sig, _plain(map_trace_data(data(), lang))),
+        view=("map-traces", view),
+    )
+    if built_sig == last:
+        return KEEP, KEEP
+    sig = built_sig
+    slow = built_sig["slow"] != last.get("slow")
     names = MAP_TRACES if slow else ("incidents", "incident_areas", "buses")
     patch = Patch()
     for i, name in enumerate(MAP_TRACES):
