@@ -64,7 +64,9 @@ def create_app(
         SESSION_COOKIE_SECURE=secure_cookies,
         # The cookie lives as long as the longest session; the store decides if it still counts.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        # The store ends a session after session_max_hours from login whatever the cookie says,
+        # so re-signing and re-sending the cookie on every 1 s callback bought nothing but CPU.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     server.extensions[EXTENSION] = Services(settings=settings, stale_after_s=stale_after_s)
@@ -130,11 +132,20 @@ def _register_shell_callbacks(app: Dash) -> None:
 @guard("live.view")
 def shell_status(user: User, _n: int | None) -> dict[str, Any]:
     """Newest stored event (in the user's scope) and ingest heartbeats, for the freshness badge."""
-    store = services().store
+    svc = services()
     province = scope(user, None)
-    newest = store.newest_event_ts(province=province)
+    # Every page asks every 2 s; sessions of the same second share the two lookups.
+    newest = svc.memo.get(
+        ("newest-ts", province), lambda: svc.reads.newest_event_ts(province=province), 0.5
+    )
+    # Reading from a replica (IOC_DB_READ_URL): how far behind it is, for the badge.
+    lag = (
+        svc.memo.get(("replica-lag",), svc.reads.replica_lag_s, 1.0)
+        if svc.settings.db_read_url
+        else None
+    )
     now = datetime.now(UTC)
-    recent = [w for w in store.workers(stale_after=WORKER_GONE)]
+    recent = svc.memo.get(("workers",), lambda: svc.store.workers(stale_after=WORKER_GONE), 0.5)
     heartbeat = max((w.heartbeat_at for w in recent), default=None)
     return {
         "newest_ms": epoch_ms(newest),
@@ -144,6 +155,7 @@ def shell_status(user: User, _n: int | None) -> dict[str, Any]:
         "stale_after_s": services().stale_after_s,
         "worker_stall_s": WORKER_STALL_S,
         "now_iso": now.isoformat(),
+        "replica_lag_s": None if lag is None else round(lag, 1),
     }
 
 

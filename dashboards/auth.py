@@ -13,6 +13,7 @@ before_request hook answers 401 (API) or redirects to /login (pages).
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import logging
 import secrets
@@ -39,6 +40,7 @@ CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and echoes as X-CSRF
 CSRF_HEADER = "X-CSRFToken"
 LOGIN_PATH = "/login"
 ROUTER_OUTPUT = "_pages_content.children"
+USER_MEMO_S = 1.0  # how long callbacks of one session share its user lookup
 SLOW_CALLBACK_S = 0.5  # Dash pages' router; each page layout is guarded
 
 # Paths anyone may fetch: the login page and the static code and styles it needs.
@@ -67,20 +69,41 @@ class AccessDenied(Forbidden):
 
 
 def current_user() -> User | None:
-    """The signed-in, active user of this request, read once per request."""
+    """The signed-in, active user of this request, read once per request.
+
+    A page fires several callbacks each second; they share one store lookup per session
+    per USER_MEMO_S (a revoke, disable or role change from another process applies
+    within that time; a logout here applies at once).
+    """
     if "ioc_user" in flask.g:
         return flask.g.ioc_user
     user = None
     token = flask.session.get(SESSION_ID)
     if isinstance(token, str) and token:
-        settings = services().settings
-        user = services().store.session_user(
-            token,
-            idle=timedelta(minutes=settings.session_idle_minutes),
-            max_age=timedelta(hours=settings.session_max_hours),
-        )
+        svc = services()
+        settings = svc.settings
+
+        def lookup() -> User | None:
+            return svc.store.session_user(
+                token,
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                max_age=timedelta(hours=settings.session_max_hours),
+            )
+
+        user = svc.memo.get(_session_memo_key(token), lookup, ttl=USER_MEMO_S)
     flask.g.ioc_user = user
     return user
+
+
+def _session_memo_key(token: str) -> tuple[str, str]:
+    # A digest, so the memo never holds a usable cookie token.
+    return ("session", hashlib.sha256(token.encode()).hexdigest())
+
+
+def forget_session(token: str) -> None:
+    """Drop this process's memo of a session (logout)."""
+    key = _session_memo_key(token)
+    services().memo.drop(lambda k: k == key)
 
 
 def current_lang() -> str:
@@ -320,6 +343,7 @@ def _logout() -> Any:
     sid = flask.session.get(SESSION_ID)
     if isinstance(sid, str) and sid:
         services().store.end_session(sid)  # the cookie, if replayed, now finds nothing
+        forget_session(sid)
     if user is not None:
         services().store.append_audit(user.username, "logout", province=user.province)
     lang = flask.session.get(SESSION_LANG)

@@ -55,6 +55,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fresh.stale": ("Dữ liệu đã ngừng cập nhật", "Data has stopped updating"),
     "fresh.ingest_down": ("Bộ thu nhận không phản hồi", "Ingest not responding"),
     "fresh.offline": ("Mất kết nối máy chủ", "Server connection lost"),
+    "fresh.replica": ("bản sao dữ liệu trễ", "read replica behind by"),
     "clock.tz": ("Giờ Việt Nam", "Vietnam time"),
     "filter.province": ("Tỉnh/thành", "Province"),
     "filter.commune": ("Xã/phường/đặc khu", "Commune"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import flask
 
+from dashboards.render_cache import RenderCache
 from ioc.settings import Settings
 from ioc.store import Store, open_store
 
@@ -21,6 +23,10 @@ class Services:
     settings: Settings
     stale_after_s: int = 60
     _store: Store | None = None
+    _reads: Store | None = None
+    # Answers shared across sessions (render once, serve many) and sub-second lookups.
+    render: RenderCache = field(default_factory=RenderCache)
+    memo: RenderCache = field(default_factory=lambda: RenderCache(size=4096, ttl=1.0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -29,8 +35,20 @@ class Services:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.settings.db_url, migrate=True)
+                    self._store = _open(self.settings.db_url, migrate=True)
         return self._store
+
+    @property
+    def reads(self) -> Store:
+        """Where dashboards read shared, lag-tolerant data: the replica (IOC_DB_READ_URL)
+        when one is configured, else the store. Sessions, alarms and writes use `store`."""
+        if not self.settings.db_read_url:
+            return self.store
+        if self._reads is None:
+            with self._lock:
+                if self._reads is None:
+                    self._reads = _open(self.settings.db_read_url, migrate=False)
+        return self._reads
 
     @property
     def snapshot_dir(self) -> Path:
@@ -43,10 +61,27 @@ class Services:
         return (self.settings.data_dir / "replays").resolve()
 
     def close(self) -> None:
-        """Release the store."""
+        """Release the store (and the replica)."""
+        if self._reads is not None:
+            self._reads.close()
+            self._reads = None
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _open(url: str, *, migrate: bool) -> Store:
+    # Under gunicorn, `ioc serve --workers` sizes each worker's pool to its threads
+    # (IOC_WEB_POOL_SIZE), so no request thread queues for a connection.
+    size = os.environ.get("IOC_WEB_POOL_SIZE")
+    if size and url.startswith(("postgresql://", "postgres://")):
+        from ioc.store.postgres import PostgresStore
+
+        store: Store = PostgresStore(url, max_size=int(size))
+        if migrate:
+            store.migrate()
+        return store
+    return open_store(url, migrate=migrate)
 
 
 def services() -> Services:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Store URL: sqlite:///path or postgresql://user@host/db. "
         "Empty means a SQLite file in data_dir.",
     )
+    # web-perf (issue 15): dashboard reads from a streaming replica; writes stay on db_url.
+    db_read_url: str = Field(
+        "",
+        description="Optional read-only store URL (a PostgreSQL streaming replica) for "
+        "dashboard reads; its replication lag is shown in the freshness badge. Empty: db_url.",
+    )
     mqtt_url: str = Field(
         EMBEDDED_BROKER,
         description="Broker URL mqtt://host:port, or 'embedded' to start one in-process.",
@@ -124,6 +130,14 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("db_read_url")
+    @classmethod
+    def _replica_scheme(cls, value: str) -> str:
+        # web-perf (issue 15): a replica is a PostgreSQL standby; SQLite has none.
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (a streaming replica)")
         return value
 
     @field_validator("mqtt_url")

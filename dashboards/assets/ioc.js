@@ -71,6 +71,10 @@
         var label = T["fresh.label"] + " " + when + " · " + (ahead > 5000
           ? T["fresh.ahead"] + " " + duration(ahead)
           : duration(Math.max(0, now - st.newest_ms)) + " " + T["fresh.ago"]);
+        // Read from a streaming replica: say how far behind the primary it is.
+        if (st.replica_lag_s !== null && st.replica_lag_s !== undefined && st.replica_lag_s >= 1) {
+          label += " · " + T["fresh.replica"] + " " + duration(st.replica_lag_s * 1000);
+        }
         var stalled = st.heartbeat_ms !== null && st.heartbeat_ms !== undefined &&
           now - st.heartbeat_ms > st.worker_stall_s * 1000;
         if (stalled) {
@@ -94,6 +98,12 @@
         var raw = hit.prop_id.slice(0, hit.prop_id.lastIndexOf("."));
         var id = JSON.parse(raw);
         return {id: id.id, at: Date.now()};
+      },
+
+      // The selected alarm's tick: passes the 1 s tick on only while an alarm is selected,
+      // so pages without a selection send no request for it.
+      whenSelected: function (n, selected) {
+        return selected && selected.id ? n : window.dash_clientside.no_update;
       },
 
       clearOnClick: function (n) {

@@ -37,6 +37,7 @@ def client_texts(lang: str) -> dict[str, str]:
         "fresh.stale",
         "fresh.ingest_down",
         "fresh.offline",
+        "fresh.replica",
         "clock.tz",
         "alarms.overdue",
     )

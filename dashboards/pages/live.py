@@ -66,7 +66,8 @@ INCIDENT_WINDOW = timedelta(minutes=60)
 OPEN_WINDOW = timedelta(days=7)
 EPM_MINUTES = 15
 FORCE_REFRESH_S = 15  # catch late-arriving (older-stamped) events that do not move max(ts)
-SLOW_LAYERS_EVERY = 10  # ticks between refreshes of cameras, gaps and outages
+SLOW_LAYERS_EVERY = 10  # seconds between refreshes of cameras, gaps and outages
+HEALTH_EVERY_S = 5  # the health panel's rhythm (live-slow); its answers are shared per period
 UNITS = (
     "Công an xã/phường",
     "Cảnh sát PCCC và CNCH",
@@ -190,6 +191,7 @@ def layout(
             dcc.Store(id="live-map-sig"),
             dcc.Store(id="live-alarm-sig"),
             dcc.Store(id="alarm-detail-sig"),
+            dcc.Store(id="alarm-detail-tick"),
             dcc.Store(id="live-selected"),
             dcc.Store(id="alarm-selected"),
             dcc.Store(id="alarm-version", data=0),
@@ -233,44 +235,113 @@ def communes_for_province(user: User, province: str | None) -> tuple[list[dict],
     return commune_options(prov, current_lang()), ALL_VALUES
 
 
-# --- incident feed --------------------------------------------------------------------
+# --- one tick: feed, map and alarm queue ------------------------------
+#
+# One request per page per second instead of four. Each part answers no_update when its
+# signature (scope, filters, data version, language) is what the page already shows; the
+# whole answer is a 204 when no part moved. What a part renders depends only on that
+# signature, so it is built once per data change and shared by every session asking for
+# the same thing (services().render). Scope comes from scope(user, ...) after the guard,
+# and is in every key: an answer for one province is never found by a request for another.
+
+KEEP = dash.no_update
+VERSION_MEMO_S = 0.5  # sessions ticking within this share one data-version lookup
+
+
+def _newest(prov: str | None) -> str:
+    """The data version of a scope: its newest stored event time (shared for VERSION_MEMO_S)."""
+    svc = services()
+    return svc.memo.get(
+        ("newest", prov), lambda: str(svc.reads.newest_event_ts(province=prov)), VERSION_MEMO_S
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Components or figures as the plain JSON the browser gets: encoded once, then reused."""
+    from plotly.io.json import to_json_plotly
+
+    return json.loads(to_json_plotly(value))
 
 
 @callback(
     Output("live-feed", "children"),
     Output("live-feed-count", "children"),
     Output("live-feed-sig", "data"),
+    Output("live-map", "figure"),
+    Output("live-map-sig", "data"),
+    Output("live-alarms", "children"),
+    Output("live-alarm-count", "children"),
+    Output("live-alarm-sig", "data"),
     Input("tick", "n_intervals"),
     Input("live-province", "value"),
     Input("live-commune", "value"),
     Input("live-domain", "value"),
     Input("live-severity", "value"),
+    Input("live-show-resolved", "value"),
+    Input("alarm-selected", "data"),
+    Input("alarm-version", "data"),
     State("live-feed-sig", "data"),
+    State("live-map-sig", "data"),
+    State("live-alarm-sig", "data"),
 )
 @guard("live.view")
-def update_feed(
-    user: User, _n: Any, province: Any, commune: Any, domain: Any, severity: Any, last_sig: Any
-) -> tuple[Any, str, str]:
-    """Newest incidents first; re-queried only when the newest stored event changed."""
+def live_tick(
+    user: User,
+    _n: Any,
+    province: Any,
+    commune: Any,
+    domain: Any,
+    severity: Any,
+    show_resolved: Any,
+    selected: Any,
+    version: Any,
+    feed_sig: Any,
+    map_sig: Any,
+    alarm_sig: Any,
+) -> tuple:
+    """Feed, map and alarm queue, following the 1 s tick in one answer."""
     prov, ward, dom, sev = _filters(user, province, commune, domain, severity)
-    store = services().store
-    newest = store.newest_event_ts(province=prov)
     lang = current_lang()
-    sig = json.dumps([prov, ward, dom, sev, str(newest), lang, int(time.time() // FORCE_REFRESH_S)])
-    if sig == last_sig:
-        raise PreventUpdate
-    events = store.find_events(
-        province=prov,
-        ward=ward,
-        domain=dom,
-        min_severity=sev,
-        exclude_kinds=TELEMETRY_KINDS,
-        limit=FEED_LIMIT,
+    out = (
+        *feed_part(prov, ward, dom, sev, lang, feed_sig),
+        *map_part(prov, ward, dom, sev, lang, map_sig),
+        *alarms_part(prov, ward, dom, bool(show_resolved), selected, version, lang, alarm_sig),
     )
-    from dashboards.components.feed import feed_rows
+    if all(o is KEEP for o in out):
+        raise PreventUpdate
+    return out
 
-    tz = services().settings.timezone
-    return feed_rows(events, lang, tz), str(len(events)), sig
+
+def feed_part(
+    prov: str | None, ward: str | None, dom: str | None, sev: int, lang: str, last_sig: Any
+) -> tuple[Any, Any, Any]:
+    """Newest incidents first; rendered once per (scope, filters, newest event, language)."""
+    newest = _newest(prov)
+    sig = json.dumps([prov, ward, dom, sev, newest, lang, int(time.time() // FORCE_REFRESH_S)])
+    if sig == last_sig:
+        return KEEP, KEEP, KEEP
+
+    def build() -> tuple[str, Any, str]:
+        from dashboards.components.feed import feed_rows
+
+        events = services().reads.find_events(
+            province=prov,
+            ward=ward,
+            domain=dom,
+            min_severity=sev,
+            exclude_kinds=TELEMETRY_KINDS,
+            limit=FEED_LIMIT,
+        )
+        rows = _plain(feed_rows(events, lang, services().settings.timezone))
+        return sig, rows, str(len(events))
+
+    # While another request builds this version, the last one of the same view is served
+    # with its own signature: this page asks again next tick instead of waiting now.
+    view = ("feed", prov, ward, dom, sev, lang)
+    built_sig, rows, count = services().render.get(("feed", sig), build, view=view)
+    if built_sig == last_sig:
+        return KEEP, KEEP, KEEP
+    return rows, count, built_sig
 
 
 dash.clientside_callback(
@@ -285,7 +356,6 @@ dash.clientside_callback(
 
 
 def _map_layers(
-    user: User,
     prov: str | None,
     ward: str | None,
     dom: str | None,
@@ -294,7 +364,7 @@ def _map_layers(
     *,
     slow: bool,
 ) -> dict[str, Any]:
-    store = services().store
+    store = services().reads
     tz = services().settings.timezone
     now = datetime.now(UTC)
     since = now - INCIDENT_WINDOW
@@ -379,7 +449,7 @@ def _bus_detail(attrs: dict[str, Any]) -> str:
 def _slow_layers(
     prov: str | None, ward: str | None, dom: str | None, lang: str, now: datetime
 ) -> dict[str, Any]:
-    store = services().store
+    store = services().reads
     since = now - OPEN_WINDOW
     out: dict[str, Any] = {"cameras": [], "gaps": [], "outages": []}
     if dom in (None, "camera", "security"):
@@ -421,39 +491,54 @@ def _slow_layers(
     return out
 
 
-@callback(
-    Output("live-map", "figure"),
-    Output("live-map-sig", "data"),
-    Input("tick", "n_intervals"),
-    Input("live-province", "value"),
-    Input("live-commune", "value"),
-    Input("live-domain", "value"),
-    Input("live-severity", "value"),
-    State("live-map-sig", "data"),
-)
-@guard("live.view")
-def update_map(
-    user: User, n: Any, province: Any, commune: Any, domain: Any, severity: Any, last: Any
-) -> tuple[Any, dict[str, Any]]:
-    """Full figure when the view changes; otherwise patch only the layers whose data moved."""
-    prov, ward, dom, sev = _filters(user, province, commune, domain, severity)
-    lang = current_lang()
+def map_part(
+    prov: str | None, ward: str | None, dom: str | None, sev: int, lang: str, last: Any
+) -> tuple[Any, Any]:
+    """Full figure when the view changes; otherwise patch only the layers whose data moved.
+
+    Layers, traces and the full figure (as plain dicts) are shared: built once per
+    (view, data version, time bucket); the per-session part is choosing full or patch.
+    """
     view = json.dumps([prov, ward, dom, sev, lang])
-    newest = str(services().store.newest_event_ts(province=prov))
-    n = int(n or 0)
-    last = last or {}
+    newest = _newest(prov)
+    force = int(time.time() // FORCE_REFRESH_S)
+    slow_bucket = int(time.time() // SLOW_LAYERS_EVERY)
+    last = last if isinstance(last, dict) else {}
     full = last.get("view") != view
-    slow = full or n % SLOW_LAYERS_EVERY == 0
-    if not full and not slow and last.get("newest") == newest:
-        raise PreventUpdate
-    layers = _map_layers(user, prov, ward, dom, sev, lang, slow=slow)
-    sig = {"view": view, "newest": newest}
+    slow = full or last.get("slow") != slow_bucket
+    if not slow and last.get("newest") == newest and last.get("force") == force:
+        return KEEP, KEEP
+    sig = {"view": view, "newest": newest, "force": force, "slow": slow_bucket}
+    render = services().render
+    key = (view, newest, force, slow_bucket)
+
+    def data() -> MapData:
+        fast = render.get(
+            ("map-fast", view, newest, force),
+            lambda: _map_layers(prov, ward, dom, sev, lang, slow=False),
+        )
+        slow_layers = render.get(
+            ("map-slow", prov, ward, dom, lang, slow_bucket),
+            lambda: _slow_layers(prov, ward, dom, lang, datetime.now(UTC)),
+        )
+        return MapData(province=prov, **fast, **slow_layers)
+
     if full:
-        return live_map_figure(MapData(province=prov, **layers), lang), sig
-    fresh = map_trace_data(MapData(province=prov, **layers), lang)
+        return render.get(("map-full", *key), lambda: _plain(live_map_figure(data(), lang))), sig
+    # Stale while revalidate, as for the feed: the traces carry the signature they match.
+    built_sig, fresh = render.get(
+        ("map-traces", *key),
+        lambda: (sig, _plain(map_trace_data(data(), lang))),
+        view=("map-traces", view),
+    )
+    if built_sig == last:
+        return KEEP, KEEP
+    sig = built_sig
+    slow = built_sig["slow"] != last.get("slow")
+    names = MAP_TRACES if slow else ("incidents", "incident_areas", "buses")
     patch = Patch()
     for i, name in enumerate(MAP_TRACES):
-        if name in layers:
+        if name in names:
             for prop, value in fresh[i].items():
                 patch["data"][i][prop] = value
     return patch, sig
@@ -549,45 +634,41 @@ def _details(user: User, click: Any, picked: Any) -> Any:
 # --- alarm queue ------------------------------------------------------------------------
 
 
-@callback(
-    Output("live-alarms", "children"),
-    Output("live-alarm-count", "children"),
-    Output("live-alarm-sig", "data"),
-    Input("tick", "n_intervals"),
-    Input("live-province", "value"),
-    Input("live-commune", "value"),
-    Input("live-domain", "value"),
-    Input("live-show-resolved", "value"),
-    Input("alarm-selected", "data"),
-    Input("alarm-version", "data"),
-    State("live-alarm-sig", "data"),
-)
-@guard("live.view")
-def update_alarms(
-    user: User,
-    _n: Any,
-    province: Any,
-    commune: Any,
-    domain: Any,
-    show_resolved: Any,
+def _alarms(prov: str | None, show_resolved: bool) -> list[Any]:
+    """Active (and recently resolved) alarms of a scope, shared for VERSION_MEMO_S."""
+
+    def read() -> list[Any]:
+        store = services().store
+        found = store.alarms(province=prov, states=("open", "acknowledged"), limit=ALARM_LIMIT)
+        if show_resolved:
+            found += store.alarms(province=prov, states=("resolved",), limit=20)
+        return found
+
+    return services().memo.get(("alarms", prov, show_resolved), read, VERSION_MEMO_S)
+
+
+def forget_alarms() -> None:
+    """After an action here, the next tick of every session reads the alarms afresh."""
+    services().memo.drop(lambda k: isinstance(k, tuple) and k[0] == "alarms")
+
+
+def alarms_part(
+    prov: str | None,
+    ward: str | None,
+    dom: str | None,
+    show_resolved: bool,
     selected: Any,
     _version: Any,
+    lang: str,
     last_sig: Any,
-) -> tuple[Any, str, str]:
+) -> tuple[Any, Any, Any]:
     """Active alarms (and optionally recently resolved ones) shared live between operators."""
-    prov, ward, dom, _sev = _filters(user, province, commune, domain, 0)
-    store = services().store
-    states = ("open", "acknowledged")
-    alarms = store.alarms(province=prov, states=states, limit=ALARM_LIMIT)
-    if show_resolved:
-        alarms += store.alarms(province=prov, states=("resolved",), limit=20)
     alarms = [
         a
-        for a in alarms
+        for a in _alarms(prov, show_resolved)
         if (ward is None or a.ward == ward) and (dom is None or a.kind.split(".", 1)[0] == dom)
     ]
     sel = selected.get("id") if isinstance(selected, dict) else None
-    lang = current_lang()
     sig = json.dumps(
         [
             [a.id, a.state, a.event_count, a.assigned_to, a.severity, str(a.acknowledged_at)]
@@ -597,11 +678,16 @@ def update_alarms(
         default=str,
     )
     if sig == last_sig:
-        raise PreventUpdate
-    now = datetime.now(UTC)
-    tz = services().settings.timezone
-    active = sum(1 for a in alarms if a.state != "resolved")
-    return alarm_cards(alarms, lang, tz, now, _int(sel)), str(active), sig
+        return KEEP, KEEP, KEEP
+
+    def build() -> tuple[Any, str]:
+        now = datetime.now(UTC)
+        tz = services().settings.timezone
+        active = sum(1 for a in alarms if a.state != "resolved")
+        return _plain(alarm_cards(alarms, lang, tz, now, _int(sel))), str(active)
+
+    cards, count = services().render.get(("alarms", prov, ward, dom, sig), build, ttl=5.0)
+    return cards, count, sig
 
 
 def _int(value: Any) -> int | None:
@@ -619,19 +705,27 @@ dash.clientside_callback(
 )
 
 
+dash.clientside_callback(
+    ClientsideFunction(namespace="ioc", function_name="whenSelected"),
+    Output("alarm-detail-tick", "data"),
+    Input("tick", "n_intervals"),
+    State("alarm-selected", "data"),
+)
+
+
 @callback(
     Output("alarm-summary", "children"),
     Output("alarm-log-box", "children"),
     Output("alarm-detail", "className"),
     Output("alarm-detail-sig", "data"),
     Input("alarm-selected", "data"),
-    Input("tick", "n_intervals"),
+    Input("alarm-detail-tick", "data"),
     Input("alarm-version", "data"),
     State("alarm-detail-sig", "data"),
 )
 @guard("live.view")
 def update_alarm_detail(user: User, selected: Any, _n: Any, _v: Any, last_sig: Any) -> tuple:
-    """The selected alarm and its log; refreshed when anyone acts on it."""
+    """The selected alarm and its log, per user (scope-checked); refreshed while selected."""
     alarm_id = _int(selected.get("id")) if isinstance(selected, dict) else None
     if alarm_id is None:
         raise PreventUpdate
@@ -639,8 +733,8 @@ def update_alarm_detail(user: User, selected: Any, _n: Any, _v: Any, last_sig: A
     alarm = visible_alarm(user, alarm_id)
     if alarm is None:
         raise PreventUpdate
-    actions = store.alarm_actions(alarm_id)
     lang = current_lang()
+    actions = store.alarm_actions(alarm_id)
     sig = json.dumps(
         [alarm_id, alarm.state, alarm.event_count, alarm.assigned_to, len(actions), lang],
         default=str,
@@ -730,9 +824,11 @@ def act_on_alarm(
         )
     except (ValueError, KeyError):
         # Another operator got there first (e.g. acknowledged or resolved it meanwhile).
+        forget_alarms()
         now_state = getattr(store.get_alarm(alarm_id), "state", "resolved")
         message = t("alarms.conflict", lang).format(state=t(f"alarms.state.{now_state}", lang))
         return message, (version or 0) + 1, keep, keep, keep
+    forget_alarms()
     # store.alarm_action already wrote the one audit row, in the alarm's own transaction.
     # Clear only the field the action used; the others may hold text still being typed.
     cleared = {
@@ -757,15 +853,31 @@ def act_on_alarm(
 def update_health(user: User, _n: Any, province: Any) -> tuple:
     """Events per minute by domain (in scope); dead letters and workers for ingest.view only."""
     prov = scope(user, province if province != ALL_VALUES else None)
-    store = services().store
     lang = current_lang()
-    tz = services().settings.timezone
-    now = datetime.now(UTC)
-    rows = store.events_per_minute(minutes=EPM_MINUTES, province=prov, now=now)
-    fig = events_per_minute_figure(rows, now=now, minutes=EPM_MINUTES, tz=tz, lang=lang)
+    bucket = int(time.time() // HEALTH_EVERY_S)
+    render = services().render
+
+    def chart() -> Any:
+        tz = services().settings.timezone
+        now = datetime.now(UTC)
+        rows = services().reads.events_per_minute(minutes=EPM_MINUTES, province=prov, now=now)
+        fig = events_per_minute_figure(rows, now=now, minutes=EPM_MINUTES, tz=tz, lang=lang)
+        return _plain(fig)
+
+    fig = render.get(("epm", prov, lang, bucket), chart)
     # Dead letters and workers span every province: only for unscoped ingest.view roles.
     if not can(user, "ingest.view") or user.province is not None:
         return fig, None, None
-    dead = dead_letter_summary(store.count_dead_letters(), store.dead_letters(limit=3), lang, tz)
-    workers = workers_table(store.workers(stale_after=timedelta(minutes=10)), lang, tz, now)
-    return fig, dead, html.Div([html.H4(t("health.workers", lang)), workers])
+
+    def ingest_health() -> tuple[Any, Any]:
+        store = services().store
+        tz = services().settings.timezone
+        now = datetime.now(UTC)
+        dead = dead_letter_summary(
+            store.count_dead_letters(), store.dead_letters(limit=3), lang, tz
+        )
+        workers = workers_table(store.workers(stale_after=timedelta(minutes=10)), lang, tz, now)
+        return _plain(dead), _plain(html.Div([html.H4(t("health.workers", lang)), workers]))
+
+    dead, workers = render.get(("ingest-health", lang, bucket), ingest_health)
+    return fig, dead, workers

@@ -99,6 +99,10 @@ class StoreCore(ABC):
     def status(self) -> dict[str, Any]:
         """Backend, server version, schema version, row counts, extension state."""
 
+    def replica_lag_s(self) -> float | None:
+        """Seconds a read-only replica is behind its primary; None where there is no replica."""
+        return None
+
     @abstractmethod
     def _run_script(self, tx: Tx, script: str) -> None:
         """Run one trusted migration script inside tx."""

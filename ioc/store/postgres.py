@@ -246,6 +246,19 @@ class PostgresStore(Store):
         )
         return f"SELECT unit, {counts}, {cols} FROM ({facts}) AS a GROUP BY unit"  # noqa: S608
 
+    def replica_lag_s(self) -> float | None:
+        """Seconds since the last transaction a standby replayed; None on a primary.
+
+        An idle primary also makes this grow: read it with the newest event time.
+        """
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN "
+                "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END AS lag"
+            )
+        lag = rows[0]["lag"] if rows else None
+        return None if lag is None else max(0.0, float(lag))
+
     def status(self) -> dict[str, Any]:
         with self.transaction() as tx:
             version = tx.fetch("SHOW server_version")[0]["server_version"]
