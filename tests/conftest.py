@@ -36,6 +36,7 @@ SERVICE_HINTS = {
     "mqtt": "the mosquitto binary",
     "browser": "Chromium and chromedriver",
 }
+_REAL_HASHER = pytest.StashKey[object]()
 CHROME_BINARIES = (
     "chromium",
     "chromium-browser",
@@ -54,6 +55,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail (not skip) tests whose PostgreSQL/TimescaleDB, mosquitto or Chromium is "
         "missing; `make test` passes it",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Argon2 at its lowest cost in this process (the `ioc` subprocesses keep the real one)."""
+    from argon2 import PasswordHasher
+
+    import ioc.auth
+
+    # The production cost (3 passes over 64 MiB) was most of the CPU of the web tests; the
+    # flows under test are the same at any cost, and no test is about the cost itself.
+    config.stash[_REAL_HASHER] = ioc.auth._hasher
+    ioc.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put the production hasher back."""
+    import ioc.auth
+
+    if _REAL_HASHER in config.stash:
+        ioc.auth._hasher = config.stash[_REAL_HASHER]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

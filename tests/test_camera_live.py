@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from camera_support import FAST, MjpegCamera, http_server, site, wait_for
 
 from camera_adapters.publisher import MemorySink
@@ -12,6 +13,9 @@ from camera_adapters.snapshots import SnapshotStore
 from camera_adapters.source import LiveSource
 from camera_adapters.watcher import CameraWatcher
 from ioc.broker import free_port
+
+# Real-time cameras: the event times are checked against the wall clock.
+pytestmark = pytest.mark.slow
 
 
 def _run(watcher: CameraWatcher, source: LiveSource, stop: threading.Event) -> threading.Thread:
