@@ -16,6 +16,9 @@ from sample_feeds.generator import GENERATOR_VERSION, generate_day, generate_fee
 from sample_feeds.generator.geometry import distance_km
 from sample_feeds.stats import validate_feed
 
+# Most tests read a whole generated day (about ten seconds to make): out of `make check`.
+pytestmark = pytest.mark.slow
+
 REQUIRED_KINDS = {
     "security.intrusion", "security.crowd", "security.fighting", "security.fire",
     "security.traffic_violation", "security.plate_read",
@@ -59,7 +62,6 @@ def _local_hour(event: Event) -> int:
     return (event.ts.hour + 7) % 24
 
 
-@pytest.mark.slow
 def test_every_generated_message_is_valid(hue, parsed):
     events, errors = parsed
     assert not errors, errors[:5]
@@ -75,7 +77,6 @@ def test_ids_are_unique_and_offsets_match_timestamps(hue, events):
     assert all((e.ts - start).total_seconds() == t for t, e in events)
 
 
-@pytest.mark.slow
 def test_same_seed_same_day_and_a_shorter_feed_is_its_prefix(hue):
     short = generate_day("46", seed=1, hours=2)
     n = len(short.lines)
@@ -221,7 +222,6 @@ def test_incidents_chain_across_devices(events):
     assert tagged and {e.attrs["incident"] for e in tagged} <= set(panics)
 
 
-@pytest.mark.slow
 def test_generate_feed_writes_what_it_reports(tmp_path):
     stats = generate_feed("46", tmp_path / "h.jsonl.gz", hours=1)
     reader = FeedReader(tmp_path / "h.jsonl.gz")
@@ -230,7 +230,6 @@ def test_generate_feed_writes_what_it_reports(tmp_path):
     assert reader.header.duration_s == 3600
 
 
-@pytest.mark.slow
 def test_committed_hue_feed_is_what_the_generator_makes(hue, tmp_path):
     path = tmp_path / "hue.jsonl.gz"
     with FeedWriter(path, hue.header) as w:
