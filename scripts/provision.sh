@@ -32,6 +32,9 @@ apt_install() {
 # --- Mosquitto (tests start their own instances on free ports) -----------------
 apt_install mosquitto mosquitto-clients
 
+# --- RabbitMQ (the clustered engine's tests start their own three nodes) --------
+apt_install rabbitmq-server
+
 # --- PostgreSQL ---------------------------------------------------------------
 apt_install "postgresql-$PG_MAJOR" postgresql-client-common
 if ! ls /etc/postgresql/$PG_MAJOR/main >/dev/null 2>&1; then

@@ -323,3 +323,64 @@ def stop_process(proc: Any, timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# Records each Dash callback round trip the page makes from now on (the renderer calls the
+# global fetch), and when plotly last drew each graph, so a test can wait for "the next
+# update has been drawn" instead of sleeping for a guess of how long that takes.
+_WATCH_JS = """
+if (!window.__dashCalls) {
+  window.__dashCalls = [];
+  const orig = window.fetch;
+  window.fetch = function (url, init) {
+    const answer = orig.apply(this, arguments);
+    if (String(url).includes('_dash-update-component') && init && init.body) {
+      let body = null;
+      try { body = JSON.parse(init.body); } catch (e) { return answer; }
+      const inputs = {};
+      (body.inputs || []).flat().forEach(i => {
+        if (i && i.id !== undefined) {
+          const id = typeof i.id === 'string' ? i.id : JSON.stringify(i.id);
+          inputs[id + '.' + i.property] = i.value;
+        }
+      });
+      answer.then(r => window.__dashCalls.push(
+        {output: body.output, inputs: inputs, status: r.status, t: performance.now()}
+      ), () => {});
+    }
+    return answer;
+  };
+}
+window.__drawn = window.__drawn || {};
+document.querySelectorAll('.js-plotly-plot').forEach(gd => {
+  const owner = gd.id ? gd : gd.parentElement && gd.parentElement.closest('[id]');
+  const key = owner ? owner.id : '';
+  if (gd.__iocWatched) return;
+  gd.__iocWatched = true;
+  gd.on('plotly_afterplot', () => { window.__drawn[key] = performance.now(); });
+});
+"""
+
+
+def watch_dash_callbacks(dash_duo: Any) -> float:
+    """Start recording callback answers and graph redraws; returns the page's clock now."""
+    dash_duo.driver.execute_script(_WATCH_JS)
+    return float(dash_duo.driver.execute_script("return performance.now()"))
+
+
+def dash_calls(dash_duo: Any, output: str, since: float = 0.0) -> list[dict[str, Any]]:
+    """Answers (status, inputs, t) to callbacks whose outputs include `output` ("id.prop")."""
+    calls = dash_duo.driver.execute_script("return window.__dashCalls || []")
+    return [c for c in calls if c["t"] >= since and output in _outputs(c["output"])]
+
+
+def _outputs(spec: str) -> list[str]:
+    # "..a.figure...b.data.." for several outputs; "@<hash>" marks allow_duplicate.
+    return [o.split("@")[0] for o in spec.strip(".").split("...")]
+
+
+def drawn_at(dash_duo: Any, graph_id: str) -> float:
+    """When plotly last finished drawing the graph `graph_id` (page clock), 0 if not since watching."""
+    return float(
+        dash_duo.driver.execute_script(f"return (window.__drawn || {{}})[{graph_id!r}] || 0")
+    )

@@ -151,6 +151,7 @@ def ioc_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_lists_and_revokes_sessions(env):
     app, store, _, settings = env
     client = app.server.test_client()
@@ -390,6 +391,7 @@ def router_body(pathname: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pathname", [None, 5, {"a": 1}, ["/live"]])
 def test_router_never_answers_500(env, pathname):
     app, *_ = env

@@ -93,6 +93,7 @@ def test_secure_config_has_no_anonymous_access(tmp_path):
     assert f"acl_file {tmp_path.resolve()}/acl" in conf
 
 
+@pytest.mark.mqtt  # MosquittoBroker looks for the binary before it checks the host
 def test_anonymous_broker_only_on_loopback(tmp_path):
     with pytest.raises(ValueError, match="only for loopback"):
         MosquittoBroker(tmp_path, host="0.0.0.0")

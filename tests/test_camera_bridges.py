@@ -309,7 +309,8 @@ def test_frigate_bridge_against_the_real_broker(mqtt_broker) -> None:
         sink.close()
         frigate.loop_stop()
         frigate.disconnect()
-    time.sleep(0.3)
+    # Until the bridge's own "offline" (sent as it stops) has reached the subscriber.
+    wait_for(lambda: len([t for t, _, _ in received if "/status/" in t]) >= 4, 10)
     sub.loop_stop()
     sub.disconnect()
     parsed = [parse_event(payload, topic) for topic, payload, _ in events()]

@@ -173,6 +173,7 @@ def test_translate_and_vendors() -> None:
     assert bad.exit_code == 2 and "unknown vendor" in bad.stderr
 
 
+@pytest.mark.slow
 def test_bench_camera_prints_per_core_figures() -> None:
     result = CliRunner().invoke(cli, ["bench", "camera", "--frames", "60", "--json"])
     assert result.exit_code == 0, result.output

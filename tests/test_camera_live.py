@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
+import pytest
 from camera_support import FAST, MjpegCamera, http_server, site, wait_for
 
 from camera_adapters.publisher import MemorySink
@@ -13,6 +13,9 @@ from camera_adapters.snapshots import SnapshotStore
 from camera_adapters.source import LiveSource
 from camera_adapters.watcher import CameraWatcher
 from ioc.broker import free_port
+
+# Real-time cameras: the event times are checked against the wall clock.
+pytestmark = pytest.mark.slow
 
 
 def _run(watcher: CameraWatcher, source: LiveSource, stop: threading.Event) -> threading.Thread:
@@ -42,11 +45,13 @@ def test_camera_that_drops_out_goes_offline_and_comes_back(tmp_path) -> None:
         thread = _run(watcher, source, stop)
         try:
             assert wait_for(lambda: [s.state for _, s in sink.statuses] == ["online"], 10)
-            time.sleep(1.0)
+            # A second of stream at 5 fps before the camera goes away.
+            assert wait_for(lambda: source.stats.frames_yielded >= 5, 10)
             went_down = datetime.now(UTC)
             cam.up.clear()  # the camera reboots: streams end, new connections get 503
             assert wait_for(lambda: any(e.attrs.get("state") == "opened" for e in sink.events), 10)
-            time.sleep(1.0)  # stay down a while: the reader keeps retrying with backoff
+            # Stay down a while: the reader keeps retrying with backoff.
+            assert wait_for(lambda: cam.refused >= 2, 10), "the reader retried"
             came_back = datetime.now(UTC)
             cam.up.set()
             assert wait_for(lambda: len(sink.events) >= 2, 10)
@@ -81,7 +86,9 @@ def test_camera_that_never_answers_is_offline() -> None:
     thread = _run(watcher, source, stop)
     try:
         assert wait_for(lambda: len(sink.events) >= 1, 10)
-        time.sleep(1.0)
+        # A few more rounds of retrying, during which a second offline event would show.
+        tried = source.stats.attempts
+        assert wait_for(lambda: source.stats.attempts >= max(3, tried + 3), 10)
     finally:
         stop.set()
         thread.join(10)

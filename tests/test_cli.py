@@ -9,6 +9,9 @@ import sys
 
 import pytest
 
+# Each test starts `ioc` as a process: seconds of imports each, so out of `make check`.
+pytestmark = pytest.mark.slow
+
 
 def ioc(*args: str, env: dict | None = None, input: str | None = None, cwd=None):
     return subprocess.run(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from dash_support import add_user, ev, login, seed, snapshot_event
+from waiting import wait_until
 
 from ioc.settings import load_settings
 from ioc.store import open_store
@@ -75,12 +76,11 @@ def test_camera_wall_shows_snapshots_health_and_history(dash_duo, env, tmp_path)
     old_src = attr(dash_duo, '[data-camera="cam-dl-01"] img', "src")
     new = snapshot_event(tmp_path, "cam-dl-01", at=(11.9404, 108.4583), colour=(200, 40, 40))
     store.write_batch([new])
-    deadline = time.monotonic() + 12
-    while time.monotonic() < deadline:
-        src = attr(dash_duo, '[data-camera="cam-dl-01"] img', "src")
-        if src != old_src:
-            break
-        time.sleep(0.3)
+    src = wait_until(
+        lambda: (s := attr(dash_duo, '[data-camera="cam-dl-01"] img', "src")) != old_src and s,
+        timeout=12,
+        message="a new snapshot on cam-dl-01's tile",
+    )
     assert src == f"/snapshots/event/{new.id}", src
 
     # The camera recovers: its badge turns healthy once the offline condition closes.
@@ -96,13 +96,11 @@ def test_camera_wall_shows_snapshots_health_and_history(dash_duo, env, tmp_path)
             )
         ]
     )
-    deadline = time.monotonic() + 12
-    while time.monotonic() < deadline:
-        status = attr(dash_duo, '[data-camera="cam-dl-02"]', "data-status")
-        if status == "ok":
-            break
-        time.sleep(0.3)
-    assert status == "ok"
+    wait_until(
+        lambda: attr(dash_duo, '[data-camera="cam-dl-02"]', "data-status") == "ok",
+        timeout=12,
+        message="cam-dl-02's badge turning ok",
+    )
 
     # History: the health timeline, recent events and the snapshot strip.
     dash_duo.driver.execute_script("document.querySelector('[data-camera=\"cam-dl-02\"]').click()")

@@ -34,6 +34,7 @@ def test_healthz_answers_without_login_and_says_nothing_else(app_client):
     assert client.get_cookie("ioc_session") is None
 
 
+@pytest.mark.slow
 def test_healthz_is_503_when_the_store_is_unreachable(tmp_path):
     from dashboards.app import create_app
 

@@ -241,6 +241,7 @@ def _map_request(province: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_scope_is_enforced_on_the_server(kpi_env):
     app, store = kpi_env
     client = app.server.test_client()
@@ -267,6 +268,7 @@ def test_scope_is_enforced_on_the_server(kpi_env):
     assert len(r.get_json()["response"]["kpi-map"]["figure"]["data"][0]["locations"]) == 34
 
 
+@pytest.mark.slow
 def test_csv_export_audited(kpi_env):
     app, store = kpi_env
     client = app.server.test_client()
@@ -280,6 +282,7 @@ def test_csv_export_audited(kpi_env):
     assert entry.details["province"] == "68" and entry.details["format"] == "csv"
 
 
+@pytest.mark.slow
 def test_custom_period_and_bad_period(kpi_env):
     app, _store = kpi_env
     client = app.server.test_client()

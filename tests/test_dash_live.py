@@ -11,15 +11,19 @@ from dash.testing.browser import Browser
 from dash_support import (
     PASSWORD,
     add_user,
+    dash_calls,
+    drawn_at,
     ioc_command,
     login,
     seed,
     start_ingest,
     stop_process,
+    watch_dash_callbacks,
     write_feed,
 )
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from waiting import wait_until
 
 from ioc.settings import load_settings
 from ioc.store import open_store
@@ -216,6 +220,27 @@ def test_alarm_workflow_persists_and_is_shared(dash_duo, seeded, request):
     assert {"alarm_acknowledge", "alarm_assign", "alarm_comment", "alarm_resolve"} <= audited
 
 
+def wait_slow_refresh_drawn(dash_duo, since: float) -> None:
+    """Until the map got a refresh of every layer answered after `since` and drew it."""
+    from dashboards.pages.live import SLOW_LAYERS_EVERY  # a page module: import after the app
+
+    def drawn() -> bool:
+        slow = [
+            c["t"]
+            for c in dash_calls(dash_duo, "live-map.figure", since)
+            if c["status"] == 200
+            and c["inputs"].get("tick.n_intervals", 1) % SLOW_LAYERS_EVERY == 0
+        ]
+        return bool(slow) and drawn_at(dash_duo, "live-map") > min(slow)
+
+    wait_until(
+        drawn,
+        timeout=3 * SLOW_LAYERS_EVERY,
+        interval=0.2,
+        message=lambda: f"a drawn slow refresh: {dash_calls(dash_duo, 'live-map.figure', since)}",
+    )
+
+
 def test_map_renders_offline_and_opens_details(dash_duo, seeded):
     settings, _store = seeded
     from dashboards.app import create_app
@@ -248,18 +273,26 @@ def test_map_renders_offline_and_opens_details(dash_duo, seeded):
         f"window.__mapErrors = []; {gd}._fullLayout.map._subplot.map.on('error',"
         " e => window.__mapErrors.push(String(e.error && (e.error.message || e.error))));"
     )
-    watched_from = time.monotonic()
-    time.sleep(1.5)
-    resources = dash_duo.driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-    )
+    watched_from = watch_dash_callbacks(dash_duo)
     # The outline layers come from this app's GeoJSON (MapLibre fetches it in its worker,
     # under the page's CSP: connect-src 'self') and are drawn (features loaded).
-    layers = dash_duo.driver.execute_script(
+    layers_js = (
         f"const gd = {gd}; const m = gd._fullLayout.map._subplot.map; const st = m.getStyle();"
         "const ours = st.layers.filter(l => l.source && l.id.startsWith('plotly-layout-layer'));"
         "return [gd.layout.map.layers.map(l => l.source),"
         " ours.map(l => m.querySourceFeatures(l.source).length), st.glyphs || null];"
+    )
+    layers = wait_until(
+        lambda: (
+            (ls := dash_duo.driver.execute_script(layers_js))[1]
+            and all(n > 0 for n in ls[1])
+            and ls
+        ),
+        timeout=20,
+        message=lambda: f"outline features loaded: {dash_duo.driver.execute_script(layers_js)}",
+    )
+    resources = dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
     )
     sources, features, glyphs = layers
     assert sorted(set(sources)) == ["/geo/communes/68.geojson", "/geo/provinces.geojson"], layers
@@ -277,7 +310,9 @@ def test_map_renders_offline_and_opens_details(dash_duo, seeded):
         "gd._fullLayout.map._subplot.map.jumpTo({center: [t.lon[0], t.lat[0]], zoom: 16},"
         " {originalEvent: new MouseEvent('mouseup')});"
     )
-    time.sleep(3.5)
+    zoomed_at = float(dash_duo.driver.execute_script("return performance.now()"))
+    # Until a refresh of every layer (slow layers: every 10 ticks) has been drawn since.
+    wait_slow_refresh_drawn(dash_duo, since=zoomed_at)
     zoom = dash_duo.driver.execute_script(f"return {gd}._fullLayout.map._subplot.map.getZoom()")
     assert abs(zoom - 16) < 0.01, f"the operator's zoom was reset to {zoom} by an update"
     xy = dash_duo.driver.execute_script(
@@ -309,7 +344,7 @@ def test_map_renders_offline_and_opens_details(dash_duo, seeded):
     dash_duo.wait_for_no_elements("#details-body", timeout=5)
 
     # Through at least one refresh of every layer (slow layers: every 10 ticks), no map error.
-    time.sleep(max(0.0, 12 - (time.monotonic() - watched_from)))
+    wait_slow_refresh_drawn(dash_duo, since=watched_from)
     assert dash_duo.driver.execute_script("return window.__mapErrors") == []
     severe = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert not severe, severe

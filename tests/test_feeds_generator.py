@@ -16,6 +16,9 @@ from sample_feeds.generator import GENERATOR_VERSION, generate_day, generate_fee
 from sample_feeds.generator.geometry import distance_km
 from sample_feeds.stats import validate_feed
 
+# Most tests read a whole generated day (about ten seconds to make): out of `make check`.
+pytestmark = pytest.mark.slow
+
 REQUIRED_KINDS = {
     "security.intrusion", "security.crowd", "security.fighting", "security.fire",
     "security.traffic_violation", "security.plate_read",

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from waiting import wait_until
 
 from ioc.broker import free_port
 from ioc.cli import cli
@@ -289,15 +290,29 @@ def test_stop_event_ends_a_looping_replay_promptly(mqtt_broker, hue_lines, tmp_p
     _slice(feed, hue_lines, SIX, SIX + 600)
     stop = threading.Event()
     result = {}
+    seen: list[str] = []
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-stop-watch")
+    subscribed = threading.Event()
+    sub.on_message = lambda c, u, m: seen.append(m.topic)
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect("127.0.0.1", mqtt_broker.port)
+    sub.subscribe("#", qos=0)
+    sub.loop_start()
+    assert subscribed.wait(5)
     thread = threading.Thread(
         target=lambda: result.setdefault(
             "s", replay([feed], mqtt_broker.url, speed=1.0, loop=True, rebase=True, stop=stop)
         )
     )
     thread.start()
-    time.sleep(1.5)
-    stopped_at = time.monotonic()
-    stop.set()
+    # Stop mid-play, once over 100 messages are out.
+    try:
+        wait_until(lambda: len(seen) > 100, message=lambda: f"101 messages, got {len(seen)}")
+    finally:
+        stopped_at = time.monotonic()
+        stop.set()
+        sub.loop_stop()
+        sub.disconnect()
     thread.join(10)
     assert not thread.is_alive() and time.monotonic() - stopped_at < 1.0
     s = result["s"]

@@ -17,7 +17,6 @@ from cluster_support import (
     FailoverFeed,
     RabbitCluster,
     bad_messages,
-    rabbitmq_installed,
     sensor_events,
 )
 from store_support import rollup_total
@@ -33,11 +32,6 @@ def test_routing_keys_round_trip() -> None:
     assert routing_key(topic) == "ioc.v1.46.sensor.sensor-46001-1.reading"
     assert mqtt_topic(routing_key(topic)) == topic
     assert routing_key("ioc/v1/+/status/#") == "ioc.v1.*.status.#"
-
-
-needs_rabbitmq = pytest.mark.skipif(
-    not rabbitmq_installed(), reason="Debian's rabbitmq-server is not installed"
-)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +143,6 @@ def leader_index(cluster: RabbitCluster, queue: str) -> int:
 
 @pytest.mark.mqtt
 @pytest.mark.slow
-@needs_rabbitmq
 def test_node_kill_loses_nothing_and_node_rejoins(
     cluster: RabbitCluster, pg_url: str, tmp_path: Path
 ) -> None:
@@ -225,7 +218,6 @@ def test_node_kill_loses_nothing_and_node_rejoins(
 
 @pytest.mark.mqtt
 @pytest.mark.slow
-@needs_rabbitmq
 def test_worker_kill_loses_nothing_and_dead_letters_once(
     cluster: RabbitCluster, pg_url: str, tmp_path: Path
 ) -> None:

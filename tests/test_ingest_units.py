@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from waiting import wait_until
 
 from bench.loadgen import invalid_messages, make_events, status_message, to_wire
 from ingest.decode import Decoder, Received
@@ -156,14 +157,12 @@ def test_writer_acks_only_after_commit_and_retries_while_store_is_down(sqlite_st
     items = _items(make_events(250, run_id="down"))
     for item in items:
         writer.submit(*item)
-    time.sleep(0.8)
+    wait_until(lambda: stats.store_errors >= 2, message="two failed writes while the store is down")
     assert acked == [], "nothing may be acked while the store is down"
-    assert stats.store_errors >= 2 and not stats.store_up
+    assert not stats.store_up
     assert writer.depth() == 250, "the writer keeps what it holds"
     store.down = False
-    deadline = time.monotonic() + 10
-    while len(acked) < 250 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(acked) >= 250, message=lambda: f"250 acks, got {len(acked)}")
     writer.stop(5)
     thread.join(10)
     assert sorted(i.mid for i in acked) == list(range(1, 251))
@@ -217,10 +216,10 @@ def test_drain_gives_up_after_timeout_without_acking(sqlite_store):
     store = FlakyStore(sqlite_store)
     store.down = True
     acked: list[Received] = []
-    writer, _, thread = _writer(store, acked)
+    writer, stats, thread = _writer(store, acked)
     for item in _items(make_events(5, run_id="drain")):
         writer.submit(*item)
-    time.sleep(0.1)
+    wait_until(lambda: stats.store_errors >= 1, message="the writer trying the downed store")
     started = time.monotonic()
     writer.stop(0.5)
     thread.join(5)
@@ -246,7 +245,10 @@ def test_heartbeat_reports_counters(sqlite_store):
     writer, stats, thread = _writer(sqlite_store, acked)
     for item in _items(make_events(10, run_id="hb")):
         writer.submit(*item)
-    time.sleep(0.6)
+    wait_until(
+        lambda: [h for h in sqlite_store.workers() if h.written == 10],
+        message=lambda: f"a heartbeat counting 10 written: {sqlite_store.workers()}",
+    )
     writer.stop(1)
     thread.join(5)
     [health] = sqlite_store.workers()

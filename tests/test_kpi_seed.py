@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bench.seed import seed_store
 from ioc import kpi
 from ioc.events import Event
@@ -58,6 +60,7 @@ def test_seed_is_deterministic_and_its_events_validate():
         assert END - timedelta(days=5) <= e.ts < END
 
 
+@pytest.mark.slow
 def test_seed_command_prints_rows_per_second(tmp_path):
     url = f"sqlite:///{tmp_path / 'seed.db'}"
     r = subprocess.run(

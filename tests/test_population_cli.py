@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ioc.population import SyntheticRegistry
 from ioc.store import open_store
 
@@ -30,6 +32,7 @@ def test_stats():
     assert ioc("population", "stats", "--province", "99", env={}).returncode != 0
 
 
+@pytest.mark.slow
 def test_lookup_is_checked_masked_and_audited(tmp_path):
     env = {"IOC_DATA_DIR": str(tmp_path), "IOC_DB_URL": f"sqlite:///{tmp_path / 'ioc.db'}"}
     for name, role in (("op68", "operator"), ("lanhdao", "leader")):

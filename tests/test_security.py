@@ -437,6 +437,7 @@ def _texts(node: Any) -> Iterator[tuple[str, Any]]:
             yield from _texts(value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_injection_strings_in_every_text_input_are_harmless(app, text):
     store = app_store(app)
