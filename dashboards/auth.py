@@ -72,8 +72,9 @@ def current_user() -> User | None:
     """The signed-in, active user of this request, read once per request.
 
     A page fires several callbacks each second; they share one store lookup per session
-    per USER_MEMO_S (a revoke, disable or role change from another process applies
-    within that time; a logout here applies at once).
+    per USER_MEMO_S. A revoke, disable or role change made through this process's store
+    applies at the next request; one made by another process (`ioc users disable`, another
+    app worker) within USER_MEMO_S.
     """
     if "ioc_user" in flask.g:
         return flask.g.ioc_user
@@ -90,7 +91,8 @@ def current_user() -> User | None:
                 max_age=timedelta(hours=settings.session_max_hours),
             )
 
-        user = svc.memo.get(_session_memo_key(token), lookup, ttl=USER_MEMO_S)
+        key = (*_session_memo_key(token), svc.store.session_changes)
+        user = svc.memo.get(key, lookup, ttl=USER_MEMO_S)
     flask.g.ioc_user = user
     return user
 
@@ -103,7 +105,7 @@ def _session_memo_key(token: str) -> tuple[str, str]:
 def forget_session(token: str) -> None:
     """Drop this process's memo of a session (logout)."""
     key = _session_memo_key(token)
-    services().memo.drop(lambda k: k == key)
+    services().memo.drop(lambda k: k[:2] == key)
 
 
 def current_lang() -> str:

@@ -48,6 +48,10 @@ class ThrottleState:
 class Accounts(StoreCore):
     """Users and audit; sessions, throttles and lookup slots. Each method is one short transaction."""
 
+    # Bumped by every change that can end a session through this store object, so a cache of
+    # session lookups in this process (dashboards.auth) never outlives such a change.
+    session_changes: int = 0
+
     # --- users and audit ---------------------------------------------------------------
 
     def add_user(
@@ -115,6 +119,7 @@ class Accounts(StoreCore):
             )
             if n:
                 tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
+        self.session_changes += 1
         if n == 0:
             raise KeyError(f"no user {username!r}")
         user = self.get_user(username)
@@ -211,11 +216,14 @@ class Accounts(StoreCore):
         """End one session (logout)."""
         with self.transaction() as tx:
             tx.execute("DELETE FROM web_sessions WHERE id_hash = %s", (session_key(token),))
+        self.session_changes += 1
 
     def end_sessions(self, username: str) -> int:
         """End every session of a user; return how many there were."""
         with self.transaction() as tx:
-            return tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
+            n = tx.execute("DELETE FROM web_sessions WHERE username = %s", (username,))
+        self.session_changes += 1
+        return n
 
     def sessions(self, username: str) -> list[WebSession]:
         """The user's live sessions, newest first."""
