@@ -15,6 +15,7 @@ from ioc.store.health import Health
 from ioc.store.kpi_queries import KpiQueries
 from ioc.store.kpi_state import KpiState
 from ioc.store.migration import Migrations
+from ioc.store.retention import Retention
 from ioc.store.write import Write, dead_letter_key, latest_per_source
 
 __all__ = [
@@ -37,6 +38,7 @@ class Store(
     Health,
     KpiState,
     KpiQueries,
+    Retention,
     StoreCore,
 ):
     """Everything the product keeps: events, devices, alarms, users, audit, KPI state, dead letters."""
