@@ -56,30 +56,81 @@ def _table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.table(cols, schema=SCHEMA)
 
 
+class DayWriter:
+    """Writes one archive file batch by batch; commit() puts it in place, abort() drops it.
+
+    Batches must come in (ts, id) order. An existing file is merged: its rows are kept, new
+    rows with the same (id, ts) are skipped, and the whole is sorted again (only then is the
+    day held in memory: after an interrupted run or for events that arrived late).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+        self._merged: list[pa.Table] = []
+        self._keys: set[tuple[Any, Any]] | None = None
+        try:
+            if path.exists():
+                old = pq.read_table(path, schema=SCHEMA)
+                self._merged.append(old)
+                self._keys = set(zip(old["id"].to_pylist(), old["ts"].to_pylist(), strict=True))
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (OSError, pa.ArrowException) as exc:
+            raise ArchiveError(f"cannot archive to {path}: {exc}") from exc
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append rows (store rows: id, ts, ..., attrs)."""
+        table = _table(rows)
+        try:
+            if self._keys is not None:
+                keys = zip(table["id"].to_pylist(), table["ts"].to_pylist(), strict=True)
+                fresh = pa.array([k not in self._keys for k in keys], pa.bool_())
+                self._merged.append(table.filter(fresh))
+                return
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.tmp, SCHEMA, compression="zstd")
+            self._writer.write_table(table)
+        except (OSError, pa.ArrowException) as exc:
+            self.abort()
+            raise ArchiveError(f"cannot archive to {self.path}: {exc}") from exc
+
+    def commit(self) -> int:
+        """Close, fsync and rename into place; the rows the file now holds."""
+        try:
+            if self._merged:
+                table = pa.concat_tables(self._merged).sort_by(
+                    [("ts", "ascending"), ("id", "ascending")]
+                )
+                pq.write_table(table, self.tmp, compression="zstd")
+            elif self._writer is None:
+                pq.write_table(SCHEMA.empty_table(), self.tmp, compression="zstd")
+            else:
+                self._writer.close()
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)
+            return pq.ParquetFile(self.path).metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            self.abort()
+            raise ArchiveError(f"cannot archive to {self.path}: {exc}") from exc
+
+    def abort(self) -> None:
+        """Forget what was written; the file in place (if any) is unchanged."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (OSError, pa.ArrowException):
+                pass
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
 def write_day(path: Path, rows: Sequence[dict[str, Any]]) -> int:
-    """Archive rows (store rows: id, ts, ..., attrs) into path, merged with its rows; total rows."""
-    table = _table(rows)
-    try:
-        if path.exists():
-            old = pq.read_table(path, schema=SCHEMA)
-            keys = {
-                (i, t) for i, t in zip(old["id"].to_pylist(), old["ts"].to_pylist(), strict=True)
-            }
-            fresh = [
-                k not in keys
-                for k in zip(table["id"].to_pylist(), table["ts"].to_pylist(), strict=True)
-            ]
-            table = pa.concat_tables([old, table.filter(pa.array(fresh, pa.bool_()))])
-        table = table.sort_by([("ts", "ascending"), ("id", "ascending")])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except (OSError, pa.ArrowException) as exc:
-        raise ArchiveError(f"cannot archive to {path}: {exc}") from exc
-    return table.num_rows
+    """Archive rows in (ts, id) order into path, merged with its rows; total rows."""
+    writer = DayWriter(path)
+    writer.write(rows)
+    return writer.commit()
 
 
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ingest.harness import WorkerProcess
 from ioc import kpi
-from ioc.archive import archive_path, read_rows, write_day
+from ioc.archive import DayWriter, archive_path, read_rows
 from ioc.cli import cli
 from ioc.events import Event
 from ioc.retention import parse_retention
@@ -156,13 +155,16 @@ def test_a_late_event_for_an_archived_hour_waits_for_the_next_run(store, tmp_pat
     archive = tmp_path / "archive"
     late = position(999, at(MID, 7, 15))
 
-    def write_then_late_event(path: Path, rows):
-        total = write_day(path, rows)
-        if path == archive_path(archive, "transport.position", MID):
+    commit = DayWriter.commit
+
+    def commit_then_late_event(self: DayWriter) -> int:
+        total = commit(self)
+        if self.path == archive_path(archive, "transport.position", MID):
             store.write_batch([late])  # arrives between the archive and the delete
         return total
 
-    monkeypatch.setattr("ioc.store.retention.write_day", write_then_late_event)
+    monkeypatch.setattr(DayWriter, "commit", commit_then_late_event)
+    monkeypatch.setattr("ioc.store.retention.ROWS_PER_READ", 1)  # big days: read by the hour
     first = store.apply_retention(policy, archive, NOW)
     assert first.skipped == [f"transport.position {MID} 07h: 3 rows, 2 archived"]
     assert first.dropped == 12  # hour 07 of MID (2 positions) waits

@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ioc.archive import ArchiveError, archive_path, write_day
+from ioc.archive import ArchiveError, DayWriter, archive_path
 from ioc.retention import DropUnit, RetentionPolicy, RetentionReport, day_start
 from ioc.store.core import StoreCore, Tx
 
 logger = logging.getLogger(__name__)
 
+# Rows of one kind and day read at once; bigger days are read an hour at a time.
+ROWS_PER_READ = 50_000
 _ARCHIVED = "id, ts, source, kind, severity, province, ward, lat, lon, attrs, received_at"
 
 
@@ -132,17 +134,33 @@ class Retention(StoreCore):
     def _archive_unit(
         self, unit: DropUnit, archive_dir: Path, report: RetentionReport
     ) -> Counter[int]:
-        """Write the unit's rows to its Parquet file; rows per UTC hour archived."""
+        """Write the unit's rows to its Parquet file; rows per UTC hour archived.
+
+        A big day is read an hour at a time, so memory holds one hour of one kind.
+        """
         start, end = self._unit_range(unit)
-        rows = self._rows(
-            f"SELECT {_ARCHIVED} FROM events WHERE kind = %s AND ts >= %s AND ts < %s "  # noqa: S608
-            "ORDER BY ts, id",
-            (unit.kind, start, end),
-        )
+        step = end - start if unit.rows <= ROWS_PER_READ else timedelta(hours=1)
         path = archive_path(archive_dir, unit.kind, unit.day)
-        write_day(path, rows)
+        writer = DayWriter(path)
+        hours: Counter[int] = Counter()
+        try:
+            lo = start
+            while lo < end:
+                rows = self._rows(
+                    f"SELECT {_ARCHIVED} FROM events WHERE kind = %s AND ts >= %s "  # noqa: S608
+                    "AND ts < %s ORDER BY ts, id",
+                    (unit.kind, lo, lo + step),
+                )
+                if rows:
+                    writer.write(rows)
+                    hours.update(r["ts"].astimezone(UTC).hour for r in rows)
+                lo += step
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
         report.archived.append(str(path))
-        return Counter(r["ts"].astimezone(UTC).hour for r in rows)
+        return hours
 
     def _delete_unit(self, unit: DropUnit, hours: Counter[int], report: RetentionReport) -> int:
         """Delete the unit hour by hour, each batch only if it removes exactly what was archived."""
