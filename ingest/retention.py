@@ -24,6 +24,10 @@ def run_once(settings: Settings, store: Store) -> None:
     except (StoreError, ArchiveError) as exc:
         logger.warning("retention: not applied this time: %s", exc)
         return
+    except Exception:
+        # A bug or an unexpected database error must not end the job for good: log, retry later.
+        logger.exception("retention: failed; trying again next interval")
+        return
     if report.dropped or report.skipped:
         logger.warning(
             "retention: dropped %d events (%s), archived to %d file(s); skipped: %s",

@@ -262,3 +262,9 @@ def test_bytes_per_event_is_reported(store):
     assert size["rows"] == 24
     assert size["table_bytes"] > 0 and size["index_bytes"] > 0
     assert size["total_bytes"] == size["table_bytes"] + size["index_bytes"]
+
+
+def test_cli_on_a_store_without_schema_says_what_to_do(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(cli, ["--db-url", url, "db", "retention"])
+    assert result.exit_code == 1 and "ioc db migrate" in result.output

@@ -93,6 +93,8 @@ def db_retention(ctx: Ctx, apply: bool, as_json: bool) -> None:
     policy = settings.retention_policy
     store = open_store_of(ctx)
     try:
+        if not store.schema_version():
+            raise click.ClickException("the store has no schema yet: run `ioc db migrate`")
         if apply:
             report = store.apply_retention(policy, settings.archive_dir)
         else:
