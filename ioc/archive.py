@@ -8,9 +8,11 @@ so a run interrupted between archiving and deleting repeats harmlessly.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,29 @@ SCHEMA = pa.schema(
 
 class ArchiveError(Exception):
     """An archive file could not be written or read; nothing was deleted for it."""
+
+
+class ArchiveBusy(ArchiveError):
+    """Another retention run holds the archive; this one does nothing."""
+
+
+@contextmanager
+def archive_lock(root: Path) -> Iterator[None]:
+    """Hold root/.lock: one retention run at a time per archive (the ingest job, the CLI)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        f = open(root / ".lock", "a+b")
+    except OSError as exc:
+        raise ArchiveError(f"cannot open the archive {root}: {exc}") from exc
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArchiveBusy(f"another retention run is using {root}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def archive_path(root: Path, kind: str, day: date) -> Path:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ioc.archive import ArchiveError, DayWriter, archive_path
+from ioc.archive import ArchiveError, DayWriter, archive_lock, archive_path
 from ioc.retention import DropUnit, RetentionPolicy, RetentionReport, day_start
 from ioc.store.core import StoreCore, Tx
 
@@ -102,7 +102,14 @@ class Retention(StoreCore):
 
         A unit whose archive cannot be written is not dropped; the report lists it as skipped.
         Running again is harmless: archives merge, and nothing already dropped is planned.
+        Raises ArchiveBusy while another run holds the archive.
         """
+        with archive_lock(archive_dir):
+            return self._apply(policy, archive_dir, now)
+
+    def _apply(
+        self, policy: RetentionPolicy, archive_dir: Path, now: datetime | None
+    ) -> RetentionReport:
         report = self.retention_plan(policy, now)
         report.applied = True
         whole = policy.cutoff(None, report.now)
