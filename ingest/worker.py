@@ -32,6 +32,7 @@ from ingest import partition
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ingest.mqtt import IngestClient, connect_properties, subscription
+from ingest.retention import start_retention  # retention: the scheduled job
 from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
 from ioc.broker import BrokerUrl
 from ioc.broker.client import connect_kwargs, mqtt_client
@@ -245,6 +246,7 @@ class IngestWorker:
             target=self._run_writer, name=f"{opts.client_id}-writer", daemon=True
         )
         self._writer_thread.start()
+        start_retention(self.settings, store, opts, self._stop)  # retention: ingest/retention.py
         self.client = self._make_client()
         client = self.client
         self.stats.paused = lambda: client.paused

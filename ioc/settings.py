@@ -17,6 +17,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ioc.retention import (
+    DEFAULT_RETENTION,
+    DEFAULT_RETENTION_INTERVAL_S,
+    RetentionPolicy,
+    parse_retention,
+)
+
 DEFAULT_DATA_DIR = Path(".ioc-data")
 DEFAULT_CONFIG_FILE = Path("ioc.toml")
 EMBEDDED_BROKER = "embedded"
@@ -109,6 +116,17 @@ class Settings(BaseSettings):
             "localhost and http_host); a request with any other Host header gets relative ones."
         ),
     )
+    retention: str = Field(
+        DEFAULT_RETENTION,
+        description="Days of events kept per kind, 'kind=30d,...,default=3650d' "
+        "(docs/scale-out.md, Storage and retention). KPI state, alarms and audit are never dropped.",
+    )
+    retention_interval_s: int = Field(
+        DEFAULT_RETENTION_INTERVAL_S,
+        ge=0,
+        description="Seconds between retention runs in ingest worker 1 (0: never; "
+        "`ioc db retention --apply` runs it by hand).",
+    )
     population_url: str = Field(
         "",
         pattern=r"^(https?://\S+)?$",
@@ -140,6 +158,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with postgresql:// (a streaming replica)")
         return value
 
+    @field_validator("retention")
+    @classmethod
+    def _valid_retention(cls, value: str) -> str:
+        parse_retention(value)
+        return value
+
     @field_validator("mqtt_url")
     @classmethod
     def _known_broker(cls, value: str) -> str:
@@ -169,6 +193,16 @@ class Settings(BaseSettings):
             if db_file.is_relative_to(root):
                 raise ValueError("snapshot_dir must not contain the SQLite store")
         return self
+
+    @property
+    def retention_policy(self) -> RetentionPolicy:
+        """IOC_RETENTION parsed."""
+        return parse_retention(self.retention)
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where retention archives dropped events as Parquet."""
+        return self.data_dir / "archive"
 
     @property
     def snapshot_root(self) -> Path:

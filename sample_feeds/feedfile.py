@@ -177,6 +177,10 @@ class FeedReader:
         self.header, self._first = self._read_header()
 
     def _read_header(self) -> tuple[FeedHeader, int]:
+        if self.path.suffix == ".parquet":  # an archived day (sample_feeds/parquet.py)
+            from sample_feeds.parquet import parquet_header
+
+            return parquet_header(self.path), 0
         try:
             with _open_text(self.path, "r") as f:
                 first = f.readline()
@@ -205,6 +209,11 @@ class FeedReader:
         Skipping reads the offset and retain flag from the text, without decoding the
         payload, so starting a replay late in a day does not parse the whole morning.
         """
+        if self.path.suffix == ".parquet":
+            from sample_feeds.parquet import parquet_lines
+
+            yield from parquet_lines(self.path, self.header.start, skip_before)
+            return
         last = float("-inf")
         try:
             with _open_text(self.path, "r") as f:

@@ -17,6 +17,7 @@ from ioc.store.kpi_state import KpiState
 from ioc.store.migration import Migrations
 from ioc.store.register_reads import RegisterReads
 from ioc.store.registers import RegisterQueries
+from ioc.store.retention import Retention
 from ioc.store.write import Write, dead_letter_key, latest_per_source
 
 __all__ = [
@@ -41,6 +42,7 @@ class Store(
     KpiQueries,
     RegisterQueries,
     RegisterReads,
+    Retention,
     StoreCore,
 ):
     """Everything the product keeps: events, devices, alarms, users, audit, KPI state, dead letters."""

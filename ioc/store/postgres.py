@@ -282,6 +282,67 @@ class PostgresStore(Store):
     def close(self) -> None:
         self.pool.close()
 
+    # --- retention (ioc/store/retention.py) -----------------------------------------------
+
+    def _utc_day(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+    def _is_hypertable(self, tx: Tx) -> bool:
+        return bool(
+            tx.fetch("SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL AS ok")[
+                0
+            ]["ok"]
+        ) and bool(
+            tx.fetch(
+                "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'events'"
+            )
+        )
+
+    def _chunks_before(self, tx: Tx, before: datetime) -> list[str] | None:
+        if not self._is_hypertable(tx):
+            return None
+        rows = tx.fetch(
+            "SELECT chunk_schema || '.' || chunk_name AS chunk FROM timescaledb_information.chunks "
+            "WHERE hypertable_name = 'events' AND range_end <= %s ORDER BY range_start",
+            (before,),
+        )
+        return [r["chunk"] for r in rows]
+
+    def _lock_events_for_drop(self, tx: Tx) -> None:
+        # Writers wait (readers do not) from the count of archived rows to the drop.
+        tx.execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
+
+    def _drop_days_before(self, tx: Tx, before: datetime) -> int:
+        dropped = 0
+        if self._is_hypertable(tx):
+            # Whole chunks: no dead rows, no vacuum. Chunks are one UTC day, so none straddles.
+            dropped = len(
+                tx.fetch("SELECT drop_chunks('events', older_than => %s::timestamptz)", (before,))
+            )
+        # Rows of a chunk straddling `before` (a changed chunk interval), or a plain table.
+        tx.execute("DELETE FROM events WHERE ts < %s", (before,))
+        return dropped
+
+    def events_storage(self) -> dict[str, int]:
+        with self.transaction(readonly=True) as tx:
+            if self._is_hypertable(tx):
+                r = tx.fetch(
+                    "SELECT table_bytes + coalesce(toast_bytes, 0) AS t, index_bytes AS i "
+                    "FROM hypertable_detailed_size('events')"
+                )[0]
+            else:
+                r = tx.fetch("SELECT pg_table_size('events') AS t, pg_indexes_size('events') AS i")[
+                    0
+                ]
+            rows = int(tx.fetch("SELECT count(*) AS n FROM events")[0]["n"])
+        table, indexes = int(r["t"] or 0), int(r["i"] or 0)
+        return {
+            "rows": rows,
+            "table_bytes": table,
+            "index_bytes": indexes,
+            "total_bytes": table + indexes,
+        }
+
 
 def create_database(url: str) -> bool:
     """Create the database named in url unless it exists; True if it was created.

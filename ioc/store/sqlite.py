@@ -307,3 +307,35 @@ class SqliteStore(Store):
                 self._idle.get_nowait().close()
             except queue.Empty:
                 break
+
+    # --- retention (ioc/store/retention.py) -----------------------------------------------
+
+    def _utc_day(self, column: str) -> str:
+        # Stored text starts with the UTC date.
+        return f"substr({column}, 1, 10)"
+
+    def _chunks_before(self, tx: Tx, before: datetime) -> list[str] | None:
+        return None
+
+    def _lock_events_for_drop(self, tx: Tx) -> None:
+        """BEGIN IMMEDIATE already keeps every other writer out."""
+
+    def _drop_days_before(self, tx: Tx, before: datetime) -> int:
+        return tx.execute("DELETE FROM events WHERE ts < %s", (to_text(before),))
+
+    def events_storage(self) -> dict[str, int]:
+        with self.transaction(readonly=True) as tx:
+            sizes = tx.fetch(
+                "SELECT m.type AS type, sum(d.pgsize) AS bytes FROM dbstat AS d "
+                "JOIN sqlite_master AS m ON m.name = d.name WHERE m.tbl_name = 'events' "
+                "GROUP BY m.type"
+            )
+            rows = int(tx.fetch("SELECT count(*) AS n FROM events")[0]["n"])
+        by = {r["type"]: int(r["bytes"] or 0) for r in sizes}
+        table, indexes = by.get("table", 0), by.get("index", 0)
+        return {
+            "rows": rows,
+            "table_bytes": table,
+            "index_bytes": indexes,
+            "total_bytes": table + indexes,
+        }
