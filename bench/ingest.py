@@ -27,10 +27,11 @@ from typing import Any
 
 import click
 
+from bench.harness_ingest import WorkerProcess
 from bench.loadgen import make_events, to_wire
-from ingest.harness import WorkerProcess, safe_url
 from ingest.publisher import FastPublisher, PublishError, publish_with_paho
 from ioc.broker import BrokerUrl, MosquittoBroker
+from ioc.settings import safe_url
 from ioc.store import StoreError, open_store
 
 logger = logging.getLogger(__name__)

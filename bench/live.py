@@ -168,7 +168,7 @@ def run_bench(
     """Start the stack, open the page, publish probes, and measure."""
     from selenium import webdriver
 
-    from dashboards.harness import Stack, chrome_options, login
+    from bench.harness_web import Stack, chrome_options, login
     from ioc.geo import geography
 
     geo = geography()

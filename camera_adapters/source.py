@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ioc.settings import safe_url
+
 logger = logging.getLogger(__name__)
 
 # RTSP over TCP: UDP loses packets (grey smears) on the long, lossy links to district cameras.
@@ -180,17 +182,17 @@ class LiveSource:
             try:
                 if not cap.isOpened():
                     self.stats.failures.append("open")
-                    logger.warning("cannot open %s; retrying in %.1fs", _redact(self.spec), delay)
+                    logger.warning("cannot open %s; retrying in %.1fs", safe_url(self.spec), delay)
                 else:
                     self.stats.connects += 1
-                    logger.info("connected to %s", _redact(self.spec))
+                    logger.info("connected to %s", safe_url(self.spec))
                     last_kept = -1e9
                     with self._lock:
                         self._reconnected = True
                     while not stop.is_set():
                         if not cap.grab():
                             self.stats.failures.append("read")
-                            logger.warning("lost %s; reconnecting", _redact(self.spec))
+                            logger.warning("lost %s; reconnecting", safe_url(self.spec))
                             break
                         now = self.clock()
                         self.stats.frames_read += 1
@@ -249,12 +251,3 @@ class LiveSource:
         finally:
             reader_stop.set()
             reader.join(timeout=self.read_timeout_s + self.open_timeout_s + 1)
-
-
-def _redact(spec: str) -> str:
-    """A URL without its password, for logs."""
-    if "://" in spec and "@" in spec:
-        scheme, rest = spec.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return spec

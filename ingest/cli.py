@@ -9,7 +9,6 @@ from dataclasses import replace
 import click
 
 from ingest.cluster import DEFAULT_AMQP_URL, DEFAULT_QUEUE, ClusterOptions, run_cluster_workers
-from ingest.harness import safe_url
 from ingest.mqtt import MAX_RECEIVE_MAXIMUM
 from ingest.worker import (
     DEFAULT_DRAIN_TIMEOUT_S,
@@ -21,7 +20,7 @@ from ingest.worker import (
 )
 from ioc.broker import BrokerUrl
 from ioc.cli import Ctx, pass_ctx
-from ioc.settings import Settings
+from ioc.settings import Settings, safe_url
 
 
 @click.command("ingest")

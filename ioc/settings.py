@@ -253,17 +253,21 @@ class Settings(BaseSettings):
         raise ConfigError(f"{path} is empty; delete it or set IOC_SECRET_KEY")
 
 
+def safe_url(url: str) -> str:
+    """A store, broker or camera URL as it may be shown in logs, reports and errors:
+    its password masked (scheme://user:***@host...); a URL without one is unchanged."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+
+
 def _redacted(field: str, value: Any) -> Any:
     """A rejected value as it may be shown: no password of a URL, no secret key."""
     if field == "secret_key":
         return "***"
-    if isinstance(value, str) and "@" in value and "://" in value:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.password:
-            return value.replace(f":{parts.password}@", ":***@", 1)
-    return value
+    return safe_url(value) if isinstance(value, str) else value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dashboards.harness import chrome_options, login  # noqa: E402
+from bench.harness_web import chrome_options, login  # noqa: E402
 
 CLIPS = ROOT / "tests" / "fixtures" / "cameras" / "clips"
 FEED = ROOT / "sample_feeds" / "lam-dong-68.jsonl.gz"

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.harness import WorkerProcess
+from bench.harness_ingest import WorkerProcess
 from ingest.publisher import FastPublisher, PublishError
 from ioc.broker import MosquittoBroker, TlsFiles
 from ioc.broker.accounts import AccountRegistry, Credentials

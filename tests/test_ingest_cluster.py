@@ -21,8 +21,8 @@ from cluster_support import (
 )
 from store_support import rollup_total
 
+from bench.harness_ingest import WorkerProcess
 from ingest.cluster import mqtt_topic, routing_key
-from ingest.harness import WorkerProcess
 from ioc.store import Store, open_store
 
 

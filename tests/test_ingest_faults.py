@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from store_support import rollup_total
 
+from bench.harness_ingest import WorkerProcess
 from bench.loadgen import invalid_messages, make_events, status_message, to_wire
-from ingest.harness import WorkerProcess
 from ingest.publisher import FastPublisher
 from ioc.broker import free_port
 from ioc.store import Store, open_store

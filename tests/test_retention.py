@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from ingest.harness import WorkerProcess
+from bench.harness_ingest import WorkerProcess
 from ioc import kpi
 from ioc.archive import ArchiveBusy, DayWriter, archive_lock, archive_path, read_rows
 from ioc.cli import cli

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.settings import ConfigError, load_settings
+from ioc.settings import ConfigError, load_settings, safe_url
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +85,21 @@ def test_session_secret_is_generated_once_outside_the_repo(tmp_path):
     assert len(first) == 64 and s.session_secret() == first
     assert (tmp_path / "d" / "secret_key").stat().st_mode & 0o777 == 0o600
     assert load_settings(secret_key="given").session_secret() == "given"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://ioc:s3cr3t@db:5432/ioc", "postgresql://ioc:***@db:5432/ioc"),
+        (
+            "mqtts://ingest:p@ss@broker:8883?cafile=/ca.pem",
+            "mqtts://ingest:***@broker:8883?cafile=/ca.pem",
+        ),
+        ("rtsp://admin:mat-khau@10.0.0.7/stream1", "rtsp://admin:***@10.0.0.7/stream1"),
+        ("mqtt://ingest@broker:1883", "mqtt://ingest@broker:1883"),
+        ("sqlite:///data/ioc.db", "sqlite:///data/ioc.db"),
+        ("clips/moving.avi", "clips/moving.avi"),
+    ],
+)
+def test_safe_url_masks_only_the_password(url, shown):
+    assert safe_url(url) == shown

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from dash_support import PASSWORD, add_user, ev, write_jpeg
 
-from ingest.harness import WorkerProcess
+from bench.harness_ingest import WorkerProcess
 from ingest.publisher import FastPublisher
 from ioc.events import Event, InvalidMessage, parse_event
 from ioc.settings import ConfigError, load_settings

@@ -1,7 +1,7 @@
 """A whole stack on one machine for benchmarks and screenshots: broker, `ioc ingest`,
-optionally `ioc replay`, and this web app served from a thread.
+optionally `ioc replay`, and the dashboards web app served from a thread.
 
-Ingest and replay run as the same `ioc` subcommands a user runs (this package never
+Ingest and replay run as the same `ioc` subcommands a user runs (this module never
 imports them), so what is measured is the real pipeline.
 """
 

@@ -1,7 +1,8 @@
 """`ioc ingest` run as a user runs it (a subprocess), watched through its metrics endpoints.
 
-Used by `ioc bench ingest` and by the fault tests, which must kill, restart and
-signal real worker processes.
+A harness, so it lives in bench/: used by `ioc bench ingest` and by the tests that must
+kill, restart and signal real worker processes (faults, cluster, retention, broker
+security, snapshot trust).
 """
 
 from __future__ import annotations
@@ -180,15 +181,6 @@ class WorkerProcess:
                 self.terminate(30)
             except subprocess.TimeoutExpired:
                 pass
-
-
-def safe_url(url: str) -> str:
-    """A store or broker URL without its password, for logs and reports."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
 
 
 def _scrape(port: int) -> dict[str, float]:
