@@ -30,7 +30,13 @@ import click
 from bench.harness_ingest import WorkerProcess
 from bench.loadgen import make_events, to_wire
 from ingest.publisher import FastPublisher, PublishError, publish_with_paho
-from ioc.broker import BrokerUrl, MosquittoBroker
+from ioc.broker import (
+    BrokerConnectError,
+    BrokerUrl,
+    MosquittoBroker,
+    connect_and_wait,
+    mqtt_client,
+)
 from ioc.settings import safe_url
 from ioc.store import StoreError, open_store
 
@@ -46,7 +52,6 @@ STALL_S = 20.0
 def _trivial_subscriber(url: str, topic: str, n: int, conn: Any) -> None:
     """Count QoS 1 messages with a stock paho client; report (count, first, last) arrival."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
 
     broker = BrokerUrl.parse(url)
     state = {"count": 0, "first": 0.0, "last": 0.0}
@@ -62,17 +67,15 @@ def _trivial_subscriber(url: str, topic: str, n: int, conn: Any) -> None:
         if state["count"] >= n:
             done.set()
 
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv5 if broker.v5 else mqtt.MQTTv311,
-    )
-    broker.configure(client)
+    client = mqtt_client(broker, f"bench-raw-{uuid.uuid4().hex[:8]}")
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
     client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    try:
+        connect_and_wait(client, broker)
+    except BrokerConnectError as exc:
+        conn.send(("error", str(exc)))
+        return
     if not subscribed.wait(30):
         conn.send(("error", "trivial subscriber not subscribed after 30 s"))
         return

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,19 +65,12 @@ def summarise(values: list[float]) -> dict[str, float | None]:
 
 
 def _mqtt_client(url: str) -> Any:
-    import paho.mqtt.client as mqtt
+    """A connected publisher with its network thread; MQTT 3.1.1, as the figures were measured."""
+    from ioc.broker import BrokerUrl, connect_and_wait, mqtt_client
 
-    from ioc.broker import BrokerUrl
-
-    broker = BrokerUrl.parse(url)
-    client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"bench-live-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv311,
-    )
-    broker.configure(client)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    broker = replace(BrokerUrl.parse(url), v5=False)
+    client = mqtt_client(broker, f"bench-live-{uuid.uuid4().hex[:8]}")
+    connect_and_wait(client, broker)
     return client
 
 
