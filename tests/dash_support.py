@@ -228,6 +228,50 @@ def login(dash_duo: Any, username: str, password: str = PASSWORD, *, path: str =
     dash_duo.find_element("#login-submit").click()
 
 
+def form_login(client: Any, username: str, *, next_path: str = "/live") -> str:
+    """Sign in through the login form with a Flask test client; the session's CSRF token."""
+    r = client.post(
+        "/auth/login", data={"username": username, "password": PASSWORD, "next": next_path}
+    )
+    assert r.status_code == 303 and r.headers["Location"] == next_path, r.headers
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    return cookie.value
+
+
+def dash_call(client: Any, csrf: str | None, output: str, values: dict[str, Any]) -> Any:
+    """POST the body dash-renderer would send for the callback that owns `output` ("id.prop"),
+    with `values` ("id.prop" -> value) for its inputs and state; the first one is the change."""
+    deps = client.get("/_dash-dependencies")
+    assert deps.status_code == 200
+    # The callback that owns `output` (not a Patch writing it with allow_duplicate: "@hash").
+    spec = next(d for d in deps.get_json() if output in d["output"].strip(".").split("..."))
+
+    def items(kind: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": d["id"],
+                "property": d["property"],
+                "value": values.get(f"{d['id']}.{d['property']}"),
+            }
+            for d in spec[kind]
+        ]
+
+    outputs = [
+        {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+        for part in spec["output"].strip(".").split("...")
+    ]
+    body = {
+        "output": spec["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": items("inputs"),
+        "state": items("state"),
+        "changedPropIds": [next(iter(values))],
+    }
+    headers = {"X-CSRFToken": csrf} if csrf else {}
+    return client.post("/_dash-update-component", json=body, headers=headers)
+
+
 def write_feed(
     path: Path, *, seconds: int = 20, provinces: tuple[str, ...] = ("68", "46"), prefix: str = "rp"
 ) -> Path:

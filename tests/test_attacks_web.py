@@ -16,8 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from dash_support import PASSWORD, add_user, seed, write_feed
-from test_dash_security import call, login, text
+from dash_support import PASSWORD, add_user, dash_call, seed, write_feed
+from test_dash_security import login, text
 
 from ioc.auth import LoginPolicy, LoginThrottled, authenticate, hash_password
 from ioc.population import open_directory
@@ -51,7 +51,7 @@ def env(tmp_path, store_url):
 
 
 def feed_ok(client, csrf: str) -> int:
-    return call(client, csrf, "live-feed.children", FEED_VALUES).status_code
+    return dash_call(client, csrf, "live-feed.children", FEED_VALUES).status_code
 
 
 def replay_cookie(app, cookie: str, csrf: str):
@@ -249,11 +249,11 @@ def test_scoped_admin_reads_and_exports_only_their_province(env):
     store.append_audit("root", "user_add", "x", {"q": "NATIONAL-ROW"})
     client = app.server.test_client()
     csrf = login(client, "admin68")
-    r = call(client, csrf, "audit-table-box.children", AUDIT_VALUES)
+    r = dash_call(client, csrf, "audit-table-box.children", AUDIT_VALUES)
     assert r.status_code == 200
     body = text(r)
     assert "DALAT-OWN" in body and "HUE-SECRET" not in body and "NATIONAL-ROW" not in body
-    r = call(client, csrf, "audit-download.data", {"audit-export.n_clicks": 1, **AUDIT_VALUES})
+    r = dash_call(client, csrf, "audit-download.data", {"audit-export.n_clicks": 1, **AUDIT_VALUES})
     assert r.status_code == 200
     content = r.get_json()["response"]["audit-download"]["data"]["content"]
     rows = list(csv.DictReader(io.StringIO(content)))
@@ -262,7 +262,9 @@ def test_scoped_admin_reads_and_exports_only_their_province(env):
     assert "HUE-SECRET" not in content and "NATIONAL-ROW" not in content
     # The national admin sees all three.
     national = app.server.test_client()
-    body = text(call(national, login(national, "admin"), "audit-table-box.children", AUDIT_VALUES))
+    body = text(
+        dash_call(national, login(national, "admin"), "audit-table-box.children", AUDIT_VALUES)
+    )
     assert "HUE-SECRET" in body and "NATIONAL-ROW" in body and "DALAT-OWN" in body
 
 
@@ -272,7 +274,7 @@ def test_alarm_action_writes_exactly_one_audit_row_with_its_province(env):
     client = app.server.test_client()
     csrf = login(client, "op68")
     before = len(store.audit_entries(action="alarm_acknowledge", limit=1000))
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "alarm-message.children",
@@ -355,16 +357,18 @@ def test_scoped_engineer_cannot_see_or_stop_another_provinces_replay(tmp_path, m
     try:
         client = app.server.test_client()
         csrf = login(client, "eng68")
-        status = call(client, csrf, "replay-status.children", {"replay-tick.n_intervals": 1})
+        status = dash_call(client, csrf, "replay-status.children", {"replay-tick.n_intervals": 1})
         assert status.status_code == 200
         assert "hue-46" not in text(status) and run.id not in text(status)
-        stop = call(client, csrf, "replay-message.children", {"replay-stop.n_clicks": 1})
+        stop = dash_call(client, csrf, "replay-message.children", {"replay-stop.n_clicks": 1})
         assert stop.status_code == 200
         assert manager.is_running(manager.current()), "a scoped engineer stopped Huế's replay"
         assert store.audit_entries(actor="eng68", action="access_denied")
         national = app.server.test_client()
         ncsrf = login(national, "eng")
-        status = call(national, ncsrf, "replay-status.children", {"replay-tick.n_intervals": 1})
+        status = dash_call(
+            national, ncsrf, "replay-status.children", {"replay-tick.n_intervals": 1}
+        )
         assert "hue-46" in text(status)
     finally:
         manager.stop("test")
@@ -445,8 +449,8 @@ class _HostClient:
 
 
 def call_with_host(client, csrf: str, output: str, values: dict[str, Any], host: str) -> Any:
-    """Like call(), with a forged Host header."""
-    return call(_HostClient(client, host), csrf, output, values)
+    """Like dash_call(), with a forged Host header."""
+    return dash_call(_HostClient(client, host), csrf, output, values)
 
 
 def test_alarm_of_another_province_looks_like_a_missing_one(env):
@@ -459,8 +463,8 @@ def test_alarm_of_another_province_looks_like_a_missing_one(env):
         ("alarm-summary.children", {"tick.n_intervals": 1}),
         ("alarm-message.children", {"alarm-ack.n_clicks": 1}),
     ):
-        other = call(client, csrf, output, {"alarm-selected.data": {"id": hue.id}, **extra})
-        absent = call(client, csrf, output, {"alarm-selected.data": {"id": missing}, **extra})
+        other = dash_call(client, csrf, output, {"alarm-selected.data": {"id": hue.id}, **extra})
+        absent = dash_call(client, csrf, output, {"alarm-selected.data": {"id": missing}, **extra})
         assert (other.status_code, other.data) == (absent.status_code, absent.data)
     assert store.get_alarm(hue.id).state == "open"
     denied = store.audit_entries(actor="op68", action="access_denied")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_support import PASSWORD, add_user, login
+from dash_support import add_user, dash_call, form_login, login
 
 from bench.seed import seed_store
 from ioc.settings import load_settings
@@ -197,40 +197,6 @@ def test_scoped_leader_sees_only_their_province(dash_duo, kpi_env):
 # --- crafted requests -------------------------------------------------------------------
 
 
-def _login(client, username: str) -> str:
-    r = client.post(
-        "/auth/login", data={"username": username, "password": PASSWORD, "next": "/kpi"}
-    )
-    assert r.status_code == 303, r.headers
-    return client.get_cookie("_csrf_token").value
-
-
-def _call(client, csrf: str, output: str, values: dict[str, Any]) -> Any:
-    deps = client.get("/_dash-dependencies").get_json()
-    # The callback that owns `output` (not a Patch writing it with allow_duplicate: "@hash").
-    spec = next(d for d in deps if output in d["output"].strip(".").split("..."))
-
-    def items(kind: str) -> list[dict[str, Any]]:
-        out = []
-        for dep in spec[kind]:
-            key = f"{dep['id']}.{dep['property']}"
-            out.append({"id": dep["id"], "property": dep["property"], "value": values.get(key)})
-        return out
-
-    outputs = [
-        {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
-        for part in spec["output"].strip(".").split("...")
-    ]
-    body = {
-        "output": spec["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": items("inputs"),
-        "state": items("state"),
-        "changedPropIds": [next(iter(values))],
-    }
-    return client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
-
-
 def _map_request(province: str) -> dict[str, Any]:
     return {
         "kpi-province.data": province,
@@ -245,26 +211,30 @@ def _map_request(province: str) -> dict[str, Any]:
 def test_scope_is_enforced_on_the_server(kpi_env):
     app, store = kpi_env
     client = app.server.test_client()
-    csrf = _login(client, "leader68")
+    csrf = form_login(client, "leader68", next_path="/kpi")
     # Asking for the nation still answers with the leader's own province only.
-    r = _call(client, csrf, "kpi-map.figure", _map_request(""))
+    r = dash_call(client, csrf, "kpi-map.figure", _map_request(""))
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     figure = r.get_json()["response"]["kpi-map"]["figure"]
     assert len(figure["data"][0]["locations"]) == 124
     assert all(code.startswith("2") for code in figure["data"][0]["locations"])
     # Another province is refused and audited.
-    r = _call(client, csrf, "kpi-map.figure", _map_request("01"))
+    r = dash_call(client, csrf, "kpi-map.figure", _map_request("01"))
     assert r.status_code == 403
     assert store.audit_entries(actor="leader68", action="access_denied")
-    r = _call(client, csrf, "kpi-csv-download.data", {"kpi-csv.n_clicks": 1, **_map_request("01")})
+    r = dash_call(
+        client, csrf, "kpi-csv-download.data", {"kpi-csv.n_clicks": 1, **_map_request("01")}
+    )
     assert r.status_code == 403
     # An operator has no KPI permission at all.
     op = app.server.test_client()
-    r = _call(op, _login(op, "op"), "kpi-map.figure", _map_request(""))
+    r = dash_call(op, form_login(op, "op", next_path="/kpi"), "kpi-map.figure", _map_request(""))
     assert r.status_code == 403
     # A national leader gets the provinces.
     lead = app.server.test_client()
-    r = _call(lead, _login(lead, "leader"), "kpi-map.figure", _map_request(""))
+    r = dash_call(
+        lead, form_login(lead, "leader", next_path="/kpi"), "kpi-map.figure", _map_request("")
+    )
     assert len(r.get_json()["response"]["kpi-map"]["figure"]["data"][0]["locations"]) == 34
 
 
@@ -272,8 +242,10 @@ def test_scope_is_enforced_on_the_server(kpi_env):
 def test_csv_export_audited(kpi_env):
     app, store = kpi_env
     client = app.server.test_client()
-    csrf = _login(client, "leader")
-    r = _call(client, csrf, "kpi-csv-download.data", {"kpi-csv.n_clicks": 1, **_map_request("68")})
+    csrf = form_login(client, "leader", next_path="/kpi")
+    r = dash_call(
+        client, csrf, "kpi-csv-download.data", {"kpi-csv.n_clicks": 1, **_map_request("68")}
+    )
     assert r.status_code == 200
     data = r.get_json()["response"]["kpi-csv-download"]["data"]
     assert data["filename"].startswith("kpi-security_incidents-68-")
@@ -286,7 +258,7 @@ def test_csv_export_audited(kpi_env):
 def test_custom_period_and_bad_period(kpi_env):
     app, _store = kpi_env
     client = app.server.test_client()
-    csrf = _login(client, "leader")
+    csrf = form_login(client, "leader", next_path="/kpi")
     end = (NOW + timedelta(hours=7)).date() - timedelta(days=2)
     start = end - timedelta(days=6)
     values = {
@@ -295,7 +267,7 @@ def test_custom_period_and_bad_period(kpi_env):
         "kpi-range.start_date": start.isoformat(),
         "kpi-range.end_date": end.isoformat(),
     }
-    r = _call(client, csrf, "kpi-map.figure", values)
+    r = dash_call(client, csrf, "kpi-map.figure", values)
     assert r.status_code == 200
     out = r.get_json()["response"]
     assert out["kpi-map"]["figure"]["layout"]["meta"]["window"] == "custom"
@@ -303,6 +275,6 @@ def test_custom_period_and_bad_period(kpi_env):
     assert f"00:00 {start:%d/%m/%Y}" in heading
     assert f"00:00 {end + timedelta(days=1):%d/%m/%Y}" in heading
     bad = {**values, "kpi-range.start_date": "not-a-date"}
-    r = _call(client, csrf, "kpi-map.figure", bad)
+    r = dash_call(client, csrf, "kpi-map.figure", bad)
     assert r.status_code == 200
     assert r.get_json()["response"]["kpi-message"]["children"] == "Khoảng thời gian không hợp lệ."

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_support import PASSWORD, add_user, ev, login
+from dash_support import add_user, dash_call, ev, form_login, login
 
 from ioc.programmes import PROGRAMMES, progress
 from ioc.settings import load_settings
@@ -75,42 +75,6 @@ def expected_signal(reg, province: str | None, on: date) -> tuple[int, int]:
 # --- crafted requests -------------------------------------------------------------------
 
 
-def _login(client, username: str) -> str:
-    r = client.post(
-        "/auth/login", data={"username": username, "password": PASSWORD, "next": "/programmes"}
-    )
-    assert r.status_code == 303, r.headers
-    return client.get_cookie("_csrf_token").value
-
-
-def _call(client, csrf: str, output: str, values: dict[str, Any]) -> Any:
-    deps = client.get("/_dash-dependencies").get_json()
-    spec = next(d for d in deps if output in d["output"].strip(".").split("..."))
-
-    def items(kind: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": d["id"],
-                "property": d["property"],
-                "value": values.get(f"{d['id']}.{d['property']}"),
-            }
-            for d in spec[kind]
-        ]
-
-    outputs = [
-        {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
-        for part in spec["output"].strip(".").split("...")
-    ]
-    body = {
-        "output": spec["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": items("inputs"),
-        "state": items("state"),
-        "changedPropIds": [next(iter(values))],
-    }
-    return client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf})
-
-
 def _prog(province: str, programme: str = "signal", on: str = "2025-10-01") -> dict[str, Any]:
     return {
         "prog-programme.value": programme,
@@ -131,9 +95,9 @@ def _text(component: Any) -> str:
 def test_progress_known_answers_and_scope(prog_env):
     app, store, reg = prog_env
     lead = app.server.test_client()
-    csrf = _login(lead, "leader")
+    csrf = form_login(lead, "leader", next_path="/programmes")
     on = date(2025, 10, 1)
-    r = _call(lead, csrf, "prog-cards.children", _prog("68"))
+    r = dash_call(lead, csrf, "prog-cards.children", _prog("68"))
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     out = r.get_json()["response"]
     target, done = expected_signal(reg, "68", on)
@@ -148,26 +112,27 @@ def test_progress_known_answers_and_scope(prog_env):
     rows = out["prog-table"]["children"]["props"]["children"][1]["props"]["children"]
     assert len(rows) == 15
     # National: both provinces with a register, Huế and Lâm Đồng.
-    r = _call(lead, csrf, "prog-cards.children", _prog("all"))
+    r = dash_call(lead, csrf, "prog-cards.children", _prog("all"))
     meta = r.get_json()["response"]["prog-chart"]["figure"]["layout"]["meta"]
     assert meta["target"] == expected_signal(reg, None, on)[0]
 
     scoped = app.server.test_client()
-    c2 = _login(scoped, "leader68")
-    r = _call(scoped, c2, "prog-cards.children", _prog("46"))
+    c2 = form_login(scoped, "leader68", next_path="/programmes")
+    r = dash_call(scoped, c2, "prog-cards.children", _prog("46"))
     assert r.status_code == 403
     assert store.audit_entries(actor="leader68", action="access_denied")
-    r = _call(scoped, c2, "prog-cards.children", _prog("all"))
+    r = dash_call(scoped, c2, "prog-cards.children", _prog("all"))
     assert r.get_json()["response"]["prog-chart"]["figure"]["layout"]["meta"]["target"] == target
     op = app.server.test_client()
-    assert _call(op, _login(op, "op"), "prog-cards.children", _prog("68")).status_code == 403
+    op_csrf = form_login(op, "op", next_path="/programmes")
+    assert dash_call(op, op_csrf, "prog-cards.children", _prog("68")).status_code == 403
 
 
 def test_cameras_by_owner_and_csv_export(prog_env):
     app, store, reg = prog_env
     client = app.server.test_client()
-    csrf = _login(client, "leader")
-    r = _call(client, csrf, "prog-cards.children", _prog("68", "cameras", "2025-12-01"))
+    csrf = form_login(client, "leader", next_path="/programmes")
+    r = dash_call(client, csrf, "prog-cards.children", _prog("68", "cameras", "2025-12-01"))
     out = r.get_json()["response"]
     cams = [c for c in reg.cameras if c.province == "68"]
     integrated = [c for c in cams if c.integrated_on and c.integrated_on <= UNTIL]
@@ -179,7 +144,7 @@ def test_cameras_by_owner_and_csv_export(prog_env):
     assert "Công an (an ninh trật tự)" in text
 
     values = {"prog-csv.n_clicks": 1, **_prog("68", "power")}
-    r = _call(client, csrf, "prog-download.data", values)
+    r = dash_call(client, csrf, "prog-download.data", values)
     data = r.get_json()["response"]["prog-download"]["data"]
     rows = list(csv.reader(io.StringIO(data["content"].lstrip("\ufeff"))))
     assert rows[0][:3] == ["programme", "on", "code"]
@@ -191,13 +156,13 @@ def test_cameras_by_owner_and_csv_export(prog_env):
 def test_review_separates_order_from_traffic(prog_env):
     app, _store, reg = prog_env
     client = app.server.test_client()
-    csrf = _login(client, "leader")
+    csrf = form_login(client, "leader", next_path="/programmes")
     values = {
         "review-province.value": "68",
         "review-from.value": REVIEW_FROM.isoformat(),
         "review-to.value": REVIEW_TO.isoformat(),
     }
-    r = _call(client, csrf, "review-summary.children", values)
+    r = dash_call(client, csrf, "review-summary.children", values)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     text = _text(r.get_json()["response"]["review-summary"]["children"])
     assert "3 vụ;" in text and "5 vụ;" in text
@@ -215,7 +180,7 @@ def test_review_separates_order_from_traffic(prog_env):
     first = rows["props"]["children"][0]["props"]["children"][1]["props"]["children"]
     assert first == str(covered)
     values["review-from.value"] = "2025-13-01"
-    r = _call(client, csrf, "review-summary.children", values)
+    r = dash_call(client, csrf, "review-summary.children", values)
     assert "không hợp lệ" in _text(r.get_json()["response"]["review-message"]["children"])
 
 

@@ -7,10 +7,9 @@ callback body they send; requests without a session or CSRF token are refused.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
-from dash_support import PASSWORD, add_user, seed
+from dash_support import PASSWORD, add_user, dash_call, form_login, seed
 
 from ioc.settings import load_settings
 from ioc.store import open_store
@@ -33,47 +32,10 @@ def env(tmp_path):
 
 
 def login(client, username: str) -> str:
-    r = client.post(
-        "/auth/login", data={"username": username, "password": PASSWORD, "next": "/live"}
-    )
-    assert r.status_code == 303 and r.headers["Location"] == "/live", r.headers
-    cookie = client.get_cookie("_csrf_token")
-    assert cookie is not None
+    csrf = form_login(client, username)
     session = client.get_cookie("ioc_session")
     assert session is not None and session.http_only and session.same_site == "Lax"
-    return cookie.value
-
-
-def deps(client) -> list[dict[str, Any]]:
-    r = client.get("/_dash-dependencies")
-    assert r.status_code == 200
-    return r.get_json()
-
-
-def call(client, csrf: str | None, output: str, values: dict[str, Any]) -> Any:
-    """Build the body dash-renderer would send for the callback writing `output`."""
-    spec = next(d for d in deps(client) if output in d["output"])
-
-    def items(kind):
-        out = []
-        for dep in spec[kind]:
-            key = f"{dep['id']}.{dep['property']}"
-            out.append({"id": dep["id"], "property": dep["property"], "value": values.get(key)})
-        return out
-
-    outputs = [
-        {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
-        for part in spec["output"].strip(".").split("...")
-    ]
-    body = {
-        "output": spec["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": items("inputs"),
-        "state": items("state"),
-        "changedPropIds": [next(iter(values))],
-    }
-    headers = {"X-CSRFToken": csrf} if csrf else {}
-    return client.post("/_dash-update-component", json=body, headers=headers)
+    return csrf
 
 
 def text(response) -> str:
@@ -100,7 +62,7 @@ def test_unauthenticated_requests_are_refused(env):
     client = app.server.test_client()
     page = client.get("/live", headers={"Accept": "text/html"})
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
-    assert call(client, None, "live-feed.children", FEED_VALUES).status_code == 401
+    assert dash_call(client, None, "live-feed.children", FEED_VALUES).status_code == 401
     assert client.get("/geo/provinces.geojson").status_code == 401
     assert client.get("/snapshots/event/whatever").status_code == 401
     assert client.get("/login").status_code == 200
@@ -110,8 +72,8 @@ def test_callbacks_need_the_csrf_token(env):
     app, _store, _ = env
     client = app.server.test_client()
     login(client, "op68")
-    assert call(client, None, "live-feed.children", FEED_VALUES).status_code == 403
-    assert call(client, "wrong", "live-feed.children", FEED_VALUES).status_code == 403
+    assert dash_call(client, None, "live-feed.children", FEED_VALUES).status_code == 403
+    assert dash_call(client, "wrong", "live-feed.children", FEED_VALUES).status_code == 403
 
 
 def test_scoped_operator_never_gets_another_province(env):
@@ -119,7 +81,7 @@ def test_scoped_operator_never_gets_another_province(env):
     client = app.server.test_client()
     csrf = login(client, "op68")
 
-    ok = call(client, csrf, "live-feed.children", FEED_VALUES)
+    ok = dash_call(client, csrf, "live-feed.children", FEED_VALUES)
     assert ok.status_code == 200
     body = text(ok)
     assert "cam-dl-01" in body and "Lâm Đồng" in body
@@ -127,7 +89,7 @@ def test_scoped_operator_never_gets_another_province(env):
 
     # Asking for Huế, or for everything, is refused, not silently widened.
     for province in ("46", "all", None):
-        r = call(
+        r = dash_call(
             client, csrf, "live-feed.children", {**FEED_VALUES, "live-province.value": province}
         )
         if province in ("all", None):
@@ -141,7 +103,7 @@ def test_scoped_operator_never_gets_another_province(env):
         e for e in seeded["events"] if e.province == "46" and e.kind == "security.fire"
     )
 
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "live-details.children",
@@ -151,7 +113,7 @@ def test_scoped_operator_never_gets_another_province(env):
         },
     )
     assert r.status_code == 403
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "live-details.children",
@@ -161,7 +123,7 @@ def test_scoped_operator_never_gets_another_province(env):
         },
     )
     assert r.status_code == 403
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "alarm-summary.children",
@@ -169,7 +131,7 @@ def test_scoped_operator_never_gets_another_province(env):
     )
     # Another province's alarm answers like a missing one (no 403 that proves it exists).
     assert r.status_code == 204
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "alarm-message.children",
@@ -177,7 +139,7 @@ def test_scoped_operator_never_gets_another_province(env):
     )
     assert r.status_code == 204
     assert store.get_alarm(hue_alarm.id).state == "open"
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "live-alarms.children",
@@ -201,7 +163,7 @@ def test_scoped_operator_never_gets_another_province(env):
     assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data[:2] == b"\xff\xd8"
     r.close()
 
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "cam-wall.children",
@@ -223,7 +185,7 @@ def test_roles_are_checked_per_callback(env):
     client = app.server.test_client()
     csrf = login(client, "leader")
     alarm = store.alarms(province="68")[0]
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "alarm-message.children",
@@ -231,7 +193,7 @@ def test_roles_are_checked_per_callback(env):
     )
     assert r.status_code == 403, "leaders may view alarms but not act on them"
     assert store.get_alarm(alarm.id).state == "open"
-    r = call(
+    r = dash_call(
         client,
         csrf,
         "replay-message.children",

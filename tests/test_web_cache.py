@@ -11,8 +11,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from dash_support import add_user, ev, seed
-from test_dash_security import FEED_VALUES, call, login, text
+from dash_support import add_user, dash_call, ev, seed
+from test_dash_security import FEED_VALUES, login, text
 
 from dashboards.render_cache import RenderCache
 from ioc.settings import load_settings
@@ -37,7 +37,7 @@ def env(tmp_path, sqlite_url):
 
 
 def feed(client, csrf: str, **values) -> tuple[int, dict]:
-    r = call(client, csrf, "live-feed.children", {**TICK, **values})
+    r = dash_call(client, csrf, "live-feed.children", {**TICK, **values})
     return r.status_code, (r.get_json() or {}).get("response", {})
 
 
@@ -124,11 +124,11 @@ def test_a_tick_with_nothing_new_is_a_204(env):
     app, _store = env
     client = app.server.test_client()
     csrf = login(client, "op68")
-    r = call(client, csrf, "live-feed.children", TICK)
+    r = dash_call(client, csrf, "live-feed.children", TICK)
     assert r.status_code == 200
     state = {f"{k}.data": v["data"] for k, v in r.get_json()["response"].items() if "-sig" in k}
     assert set(state) == {"live-feed-sig.data", "live-map-sig.data", "live-alarm-sig.data"}
-    again = call(client, csrf, "live-feed.children", {**TICK, **state})
+    again = dash_call(client, csrf, "live-feed.children", {**TICK, **state})
     assert again.status_code == 204, text(again)
 
 

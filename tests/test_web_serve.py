@@ -10,8 +10,8 @@ import time
 
 import pytest
 import requests
-from dash_support import PASSWORD, add_user, seed
-from test_dash_security import FEED_VALUES, call, login
+from dash_support import PASSWORD, add_user, dash_call, seed
+from test_dash_security import FEED_VALUES, login
 
 from dashboards.cli import gunicorn_command, pool_size
 from ioc.settings import ConfigError, load_settings
@@ -134,11 +134,11 @@ def test_dashboard_reads_go_to_the_read_url(tmp_path, pg_url):
     try:
         client = app.server.test_client()
         csrf = login(client, "op68")  # sessions live on the primary
-        r = call(client, csrf, "live-feed.children", FEED_VALUES)
+        r = dash_call(client, csrf, "live-feed.children", FEED_VALUES)
         assert r.status_code == 200
         answer = r.get_json()["response"]
         assert answer["live-feed-count"]["children"] == "0"
-        status = call(client, csrf, "shell-status.data", {"status-tick.n_intervals": 1})
+        status = dash_call(client, csrf, "shell-status.data", {"status-tick.n_intervals": 1})
         assert status.status_code == 200
         assert "replica_lag_s" in status.get_json()["response"]["shell-status"]["data"]
     finally:
