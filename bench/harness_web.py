@@ -25,8 +25,10 @@ from ioc.store import Store, open_store
 logger = logging.getLogger(__name__)
 
 
-def chrome_options(width: int = 1680, height: int = 1050) -> Any:
-    """Headless Chromium options: no sandbox (root), nothing fetched from outside."""
+def chrome_options(width: int = 1680, height: int = 1050, *, hide_scrollbars: bool = True) -> Any:
+    """Headless Chromium options: no sandbox (root), nothing fetched from outside.
+
+    Benchmarks and screenshots hide the scrollbars; the browser tests keep them."""
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
@@ -39,7 +41,7 @@ def chrome_options(width: int = 1680, height: int = 1050) -> Any:
         "--disable-component-update",
         "--no-first-run",
         "--disable-sync",
-        "--hide-scrollbars",
+        *(["--hide-scrollbars"] if hide_scrollbars else []),
         f"--window-size={width},{height}",
     ):
         options.add_argument(arg)

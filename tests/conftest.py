@@ -259,19 +259,6 @@ def mqtt_broker(request: pytest.FixtureRequest, tmp_path):
 
 def pytest_setup_options():
     """Chromium options for dash[testing]: headless, no sandbox (root), nothing fetched from outside."""
-    from selenium.webdriver.chrome.options import Options
+    from bench.harness_web import chrome_options
 
-    options = Options()
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--window-size=1600,1000",
-    ):
-        options.add_argument(arg)
-    return options
+    return chrome_options(1600, 1000, hide_scrollbars=False)
