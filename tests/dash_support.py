@@ -10,7 +10,8 @@ from typing import Any
 
 from ioc.auth import hash_password
 from ioc.events import Event
-from ioc.store import Store
+from ioc.settings import Settings, load_settings
+from ioc.store import Store, open_store
 
 PASSWORD = "mat-khau-thu-nghiem"
 DALAT = (11.94, 108.44)
@@ -226,6 +227,16 @@ def login(dash_duo: Any, username: str, password: str = PASSWORD, *, path: str =
     dash_duo.find_element("#login-username").send_keys(username)
     dash_duo.find_element("#login-password").send_keys(password)
     dash_duo.find_element("#login-submit").click()
+
+
+def dash_store(tmp_path: Path, *accounts: tuple[str, ...]) -> tuple[Settings, Store]:
+    """Settings on a fresh, migrated SQLite store in tmp_path, with these accounts
+    (name, role[, province]), all with PASSWORD."""
+    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
+    store = open_store(settings.db_url, migrate=True)
+    for account in accounts:
+        add_user(store, *account)
+    return settings, store
 
 
 def form_login(client: Any, username: str, *, next_path: str = "/live") -> str:

@@ -6,20 +6,15 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from dash_support import add_user, ev, login, seed, snapshot_event
+from dash_support import dash_store, ev, login, seed, snapshot_event
 from waiting import wait_until
-
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
 def env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"))
     seed(store, tmp_path)
     yield settings, store
     store.close()

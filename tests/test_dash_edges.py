@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dash_support import (
     add_user,
+    dash_store,
     ev,
     ioc_command,
     login,
@@ -50,10 +51,7 @@ def rgb(hex_colour: str) -> str:
 
 @pytest.fixture
 def env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "admin", "admin")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"), ("admin", "admin"))
     seed(store, tmp_path)
     yield settings, store
     store.close()

@@ -11,22 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_support import add_user, dash_call, form_login, login
+from dash_support import dash_call, dash_store, form_login, login
 
 from bench.seed import seed_store
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture
 def kpi_env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "leader", "leader")
-    add_user(store, "leader68", "leader", "68")
-    add_user(store, "op", "operator")
+    settings, store = dash_store(
+        tmp_path, ("leader", "leader"), ("leader68", "leader", "68"), ("op", "operator")
+    )
     seed_store(store, 20_000, days=30, end=NOW, seed=11)
     from dashboards.app import create_app
 

@@ -12,6 +12,7 @@ from dash_support import (
     PASSWORD,
     add_user,
     dash_calls,
+    dash_store,
     drawn_at,
     ioc_command,
     login,
@@ -101,11 +102,9 @@ def test_feed_updates_while_a_feed_is_replayed(dash_duo, tmp_path, mqtt_broker):
 
 @pytest.fixture
 def seeded(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "op68b", "operator", "68")
-    add_user(store, "admin", "admin")
+    settings, store = dash_store(
+        tmp_path, ("op68", "operator", "68"), ("op68b", "operator", "68"), ("admin", "admin")
+    )
     seed(store, tmp_path)
     yield settings, store
     store.close()

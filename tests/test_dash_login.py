@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from dash_support import PASSWORD, add_user, login, seed
+from dash_support import PASSWORD, dash_store, login, seed
 from selenium.webdriver.common.by import By
-
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
 def app(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "kysu", "engineer")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"), ("kysu", "engineer"))
     seed(store, tmp_path)
     store.close()
     from dashboards.app import create_app

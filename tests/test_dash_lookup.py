@@ -7,15 +7,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from dash_support import add_user, ev, login
+from dash_support import dash_store, ev, login
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ioc.geo import geography
 from ioc.population import SyntheticRegistry
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +23,7 @@ MASKED_ID = re.compile(r"^000\*{6}\d{3}$")
 
 @pytest.fixture
 def env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "admin", "admin")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"), ("admin", "admin"))
     commune = geography().commune(WARD)
     result = store.write_batch(
         [

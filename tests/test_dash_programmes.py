@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_support import add_user, dash_call, ev, form_login, login
+from dash_support import dash_call, dash_store, ev, form_login, login
 
 from ioc.programmes import PROGRAMMES, progress
-from ioc.settings import load_settings
-from ioc.store import open_store
 from sample_feeds.registers import generate_register
 
 START, UNTIL = date(2025, 6, 1), date(2025, 12, 1)
@@ -26,11 +24,9 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 @pytest.fixture
 def prog_env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "leader", "leader")
-    add_user(store, "leader68", "leader", "68")
-    add_user(store, "op", "operator")
+    settings, store = dash_store(
+        tmp_path, ("leader", "leader"), ("leader68", "leader", "68"), ("op", "operator")
+    )
     reg = generate_register(["68", "46"], start=START, until=UNTIL, seed=5)
     store.load_register(reg.baseline, reg.cameras)
     store.load_register(reg.updates)

@@ -9,19 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from dash_support import PASSWORD, add_user, dash_call, form_login, seed
-
-from ioc.settings import load_settings
-from ioc.store import open_store
+from dash_support import PASSWORD, dash_call, dash_store, form_login, seed
 
 
 @pytest.fixture
 def env(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "leader", "leader")
-    add_user(store, "admin", "admin")
+    settings, store = dash_store(
+        tmp_path, ("op68", "operator", "68"), ("leader", "leader"), ("admin", "admin")
+    )
     seeded = seed(store, tmp_path)
     from dashboards.app import create_app
 

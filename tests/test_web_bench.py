@@ -5,20 +5,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from dash_support import PASSWORD, add_user, seed
+from dash_support import PASSWORD, dash_store, seed
 from werkzeug.serving import make_server
 
 from bench.web import run_sessions
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 
 @pytest.mark.slow
 def test_bench_sessions_sign_in_and_drive_live_and_kpi_pages(tmp_path):
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
-    add_user(store, "ld68", "leader", "68")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"), ("ld68", "leader", "68"))
     seed(store, tmp_path)
     from dashboards.app import create_app
 
