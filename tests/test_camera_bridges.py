@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import paho.mqtt.client as mqtt
 import pytest
 from camera_support import FIXTURES, ONVIF_EXPECTED, http_server, site, streaming_device, wait_for
+from mqtt_support import subscriber
 from paho.mqtt.enums import CallbackAPIVersion
 
 from camera_adapters.publisher import MemorySink, MqttPublisher
@@ -276,14 +277,12 @@ def test_onvif_bridge_reports_a_wrong_password() -> None:
 @pytest.mark.mqtt
 def test_frigate_bridge_against_the_real_broker(mqtt_broker) -> None:
     received: list[tuple[str, bytes, bool]] = []
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-ioc-sub")
-    subscribed = threading.Event()
-    sub.on_message = lambda c, u, m: received.append((m.topic, m.payload, m.retain))
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.connect("127.0.0.1", mqtt_broker.port)
-    sub.subscribe("ioc/v1/#", qos=1)
-    sub.loop_start()
-    assert subscribed.wait(5)
+    sub = subscriber(
+        mqtt_broker.url,
+        "ioc/v1/#",
+        lambda c, u, m: received.append((m.topic, m.payload, m.retain)),
+        client_id="test-ioc-sub",
+    )
 
     sink = MqttPublisher(mqtt_broker.url, "test-frigate-bridge-out")
     tr = FrigateTranslator(site("frigate-01", "79"))

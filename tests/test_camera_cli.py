@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 from camera_support import CLIPS, FAST, FIXTURES, http_server, streaming_device, wait_for
 from click.testing import CliRunner
-from paho.mqtt.enums import CallbackAPIVersion
+from mqtt_support import subscriber
 
 from ioc.cli import cli
 from ioc.events import parse_event, parse_status
@@ -186,6 +187,20 @@ def test_bench_camera_prints_per_core_figures() -> None:
     assert "frames/s per core" in text.output and "% of one core" in text.output
 
 
+def _watch_looping_clip(
+    mqtt_url: str, tmp_path: Path, camera_id: str, *args: str, **popen: Any
+) -> subprocess.Popen:
+    """`ioc camera watch` on the looping moving clip, in real time, publishing as camera_id
+    in province 79, as a process of its own."""
+    env = {**os.environ, "IOC_DATA_DIR": str(tmp_path / "data")}
+    command = [
+        sys.executable, "-m", "ioc", "--mqtt-url", mqtt_url, "camera", "watch",
+        str(CLIPS / "moving.avi"), "--id", camera_id, "--province", "79", "--loop", "--realtime",
+        *args,
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env, **popen)
+
+
 @pytest.mark.mqtt
 def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None:
     """A killed watcher leaves the camera 'offline' (retained) via its MQTT last will."""
@@ -200,32 +215,13 @@ def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None
             events.append(parse_event(m.payload, m.topic).kind)
         got.set()
 
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-will-sub")
-    sub.on_message = on_message
-    sub.connect("127.0.0.1", mqtt_broker.port)
-    sub.subscribe("ioc/v1/#", qos=1)
-    sub.loop_start()
-    env = {**os.environ, "IOC_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ioc",
-            "--mqtt-url",
-            mqtt_broker.url,
-            "camera",
-            "watch",
-            str(CLIPS / "moving.avi"),
-            "--id",
-            "cam-will-01",
-            "--province",
-            "79",
-            "--loop",
-            "--realtime",
-            "--snapshot-interval",
-            "1",
-        ],
-        env=env,
+    sub = subscriber(mqtt_broker.url, "ioc/v1/#", on_message, client_id="test-will-sub")
+    proc = _watch_looping_clip(
+        mqtt_broker.url,
+        tmp_path,
+        "cam-will-01",
+        "--snapshot-interval",
+        "1",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -245,11 +241,12 @@ def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None
             proc.wait()
     # A new client sees the retained state: the camera is offline.
     late: list[str] = []
-    late_sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-will-late")
-    late_sub.on_message = lambda c, u, m: late.append(parse_status(m.payload, m.topic).state)
-    late_sub.connect("127.0.0.1", mqtt_broker.port)
-    late_sub.subscribe("ioc/v1/79/status/cam-will-01", qos=1)
-    late_sub.loop_start()
+    late_sub = subscriber(
+        mqtt_broker.url,
+        "ioc/v1/79/status/cam-will-01",
+        lambda c, u, m: late.append(parse_status(m.payload, m.topic).state),
+        client_id="test-will-late",
+    )
     try:
         assert wait_for(lambda: late == ["offline"], 5), late
     finally:
@@ -261,35 +258,21 @@ def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None
 
 @pytest.mark.mqtt
 def test_watch_stops_cleanly_on_sigterm(mqtt_broker, tmp_path) -> None:
-    env = {**os.environ, "IOC_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ioc",
-            "--mqtt-url",
-            mqtt_broker.url,
-            "camera",
-            "watch",
-            str(CLIPS / "moving.avi"),
-            "--id",
-            "cam-term-01",
-            "--province",
-            "79",
-            "--loop",
-            "--realtime",
-        ],
-        env=env,
+    proc = _watch_looping_clip(
+        mqtt_broker.url,
+        tmp_path,
+        "cam-term-01",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     seen: list[str] = []
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-term-sub")
-    sub.on_message = lambda c, u, m: seen.append(parse_status(m.payload, m.topic).state)
-    sub.connect("127.0.0.1", mqtt_broker.port)
-    sub.subscribe("ioc/v1/79/status/cam-term-01", qos=1)
-    sub.loop_start()
+    sub = subscriber(
+        mqtt_broker.url,
+        "ioc/v1/79/status/cam-term-01",
+        lambda c, u, m: seen.append(parse_status(m.payload, m.topic).state),
+        client_id="test-term-sub",
+    )
     try:
         assert wait_for(lambda: "online" in seen, 20)
         proc.send_signal(signal.SIGTERM)

@@ -15,6 +15,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
+from mqtt_support import subscriber
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from waiting import wait_until
 
@@ -291,14 +292,13 @@ def test_stop_event_ends_a_looping_replay_promptly(mqtt_broker, hue_lines, tmp_p
     stop = threading.Event()
     result = {}
     seen: list[str] = []
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-stop-watch")
-    subscribed = threading.Event()
-    sub.on_message = lambda c, u, m: seen.append(m.topic)
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.connect("127.0.0.1", mqtt_broker.port)
-    sub.subscribe("#", qos=0)
-    sub.loop_start()
-    assert subscribed.wait(5)
+    sub = subscriber(
+        mqtt_broker.url,
+        "#",
+        lambda c, u, m: seen.append(m.topic),
+        client_id="test-stop-watch",
+        qos=0,
+    )
     thread = threading.Thread(
         target=lambda: result.setdefault(
             "s", replay([feed], mqtt_broker.url, speed=1.0, loop=True, rebase=True, stop=stop)
