@@ -464,38 +464,11 @@ def test_replay_uses_its_service_account_and_wrong_credentials_are_a_clear_error
     assert "wrong" not in bad.stderr  # the password is never echoed
 
 
-def test_demo_says_its_broker_is_anonymous(tmp_path):
-    from ioc.broker import free_port
-
+def _start_until_banner(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`ioc --data-dir TMP ARGS` in a process of its own; its output up to the banner's
+    "Ctrl+C" line (or its exit)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "demo",
-         "--port", str(free_port()), "--speed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # bounded by the demo printing its banner or exiting
-            lines.append(line)
-            if "Ctrl+C" in line:
-                break
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        proc.stdout.close()  # type: ignore[union-attr]
-    out = "".join(lines)
-    assert "ANONYMOUS" in out and "loopback only" in out, out
-    assert "mqtt://127.0.0.1:" in out
-
-
-def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
-    """The user flow: `ioc broker`, then `ioc devices add` on the same data dir, no restart."""
-    from ioc.broker import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "broker", "--port", str(port)],
+        [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -506,7 +479,34 @@ def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
             lines.append(line)
             if "Ctrl+C" in line:
                 break
-        out = "".join(lines)
+    except BaseException:
+        _stop(proc, 30)
+        raise
+    return proc, "".join(lines)
+
+
+def _stop(proc: subprocess.Popen[str], timeout: float) -> None:
+    proc.terminate()
+    proc.wait(timeout=timeout)
+    proc.stdout.close()  # type: ignore[union-attr]
+
+
+def test_demo_says_its_broker_is_anonymous(tmp_path):
+    from ioc.broker import free_port
+
+    proc, out = _start_until_banner(tmp_path, "demo", "--port", str(free_port()), "--speed", "1")
+    _stop(proc, 60)
+    assert "ANONYMOUS" in out and "loopback only" in out, out
+    assert "mqtt://127.0.0.1:" in out
+
+
+def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
+    """The user flow: `ioc broker`, then `ioc devices add` on the same data dir, no restart."""
+    from ioc.broker import free_port
+
+    port = free_port()
+    proc, out = _start_until_banner(tmp_path, "broker", "--port", str(port))
+    try:
         assert "accounts and ACL required" in out, out
         ingest_url = next(w for w in out.split() if w.startswith("mqtt://ioc-ingest:"))
         assert connack_ok(ingest_url)
@@ -518,9 +518,7 @@ def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):
         wait_for(lambda: connack_ok(device.url("127.0.0.1", port)))
         assert proc.poll() is None
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc.stdout.close()  # type: ignore[union-attr]
+        _stop(proc, 30)
     assert not (tmp_path / "mosquitto" / "mosquitto.pid").exists()
 
 
