@@ -229,10 +229,14 @@ def login(dash_duo: Any, username: str, password: str = PASSWORD, *, path: str =
     dash_duo.find_element("#login-submit").click()
 
 
-def dash_store(tmp_path: Path, *accounts: tuple[str, ...]) -> tuple[Settings, Store]:
-    """Settings on a fresh, migrated SQLite store in tmp_path, with these accounts
-    (name, role[, province]), all with PASSWORD."""
-    settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
+def dash_store(
+    tmp_path: Path, *accounts: tuple[str, ...], **overrides: Any
+) -> tuple[Settings, Store]:
+    """Settings (more of them as keywords, such as mqtt_url) on a fresh, migrated SQLite
+    store in tmp_path, with these accounts (name, role[, province]), all with PASSWORD."""
+    settings = load_settings(
+        data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}", **overrides
+    )
     store = open_store(settings.db_url, migrate=True)
     for account in accounts:
         add_user(store, *account)

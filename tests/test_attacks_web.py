@@ -17,21 +17,13 @@ from typing import Any
 
 import pytest
 from dash_support import PASSWORD, add_user, dash_call, seed, write_feed
-from test_dash_security import login, text
+from test_dash_security import FEED_VALUES, login, text
 
 from ioc.auth import LoginPolicy, LoginThrottled, authenticate, hash_password
 from ioc.population import open_directory
 from ioc.population.service import LookupRefused, LookupService, RateLimit
 from ioc.settings import load_settings
 from ioc.store import open_store
-
-FEED_VALUES = {
-    "tick.n_intervals": 1,
-    "live-province.value": "68",
-    "live-commune.value": "all",
-    "live-domain.value": "all",
-    "live-severity.value": 0,
-}
 
 
 @pytest.fixture

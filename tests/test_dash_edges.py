@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dash_support import (
-    add_user,
     dash_store,
     ev,
     ioc_command,
@@ -27,8 +26,6 @@ from dashboards.components.cameras import name_parts
 from dashboards.figures import MAP_LAYER_STYLES, MAP_TRACES, OKABE_ITO, MapData, live_map_figure
 from dashboards.i18n import TEXTS, t
 from ioc.events import DeviceStatus
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 TZ = "Asia/Ho_Chi_Minh"
 GD = "document.querySelector('#live-map .js-plotly-plot')"
@@ -389,11 +386,7 @@ def test_camera_wall_names_and_silence(dash_duo, env, tmp_path):
 @pytest.mark.mqtt
 @pytest.mark.slow
 def test_replay_started_outside_the_page_shows_as_running(dash_duo, tmp_path, mqtt_broker):
-    settings = load_settings(
-        data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}", mqtt_url=mqtt_broker.url
-    )
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "kysu", "engineer")
+    settings, store = dash_store(tmp_path, ("kysu", "engineer"), mqtt_url=mqtt_broker.url)
     feed = write_feed(tmp_path / "feeds" / "demo-68.jsonl", seconds=40)
     replay = None
     try:

@@ -10,7 +10,6 @@ import pytest
 from dash.testing.browser import Browser
 from dash_support import (
     PASSWORD,
-    add_user,
     dash_calls,
     dash_store,
     drawn_at,
@@ -25,9 +24,6 @@ from dash_support import (
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from waiting import wait_until
-
-from ioc.settings import load_settings
-from ioc.store import open_store
 
 pytestmark = [pytest.mark.browser]
 
@@ -47,11 +43,7 @@ def feed_sources(dash_duo) -> list[str]:
 @pytest.mark.slow
 def test_feed_updates_while_a_feed_is_replayed(dash_duo, tmp_path, mqtt_broker):
     """Real pipeline: `ioc replay` -> Mosquitto -> `ioc ingest` -> store -> this page."""
-    settings = load_settings(
-        data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}", mqtt_url=mqtt_broker.url
-    )
-    store = open_store(settings.db_url, migrate=True)
-    add_user(store, "op68", "operator", "68")
+    settings, store = dash_store(tmp_path, ("op68", "operator", "68"), mqtt_url=mqtt_broker.url)
     ingest = start_ingest(settings, store, tmp_path / "ingest.log")
     replay = None
     try:
