@@ -126,43 +126,17 @@ def test_db_lifecycle_on_both_backends(store_url):
 
 
 def test_users_cli_hashes_and_audits(sqlite_url):
-    r = ioc(
-        "--db-url",
-        sqlite_url,
-        "users",
-        "add",
-        "lan",
-        "--role",
-        "operator",
-        "--province",
-        "68",
-        "--password-stdin",
-        input="mật khẩu đủ dài\n",
-    )
+    def add(name: str, role: str, password: str, *args: str):
+        return ioc(
+            "--db-url", sqlite_url, "users", "add", name, "--role", role, *args,
+            "--password-stdin", input=f"{password}\n",
+        )  # fmt: skip
+
+    r = add("lan", "operator", "mật khẩu đủ dài", "--province", "68")
     assert r.returncode == 0, r.stderr
-    short = ioc(
-        "--db-url",
-        sqlite_url,
-        "users",
-        "add",
-        "minh",
-        "--role",
-        "leader",
-        "--password-stdin",
-        input="short\n",
-    )
+    short = add("minh", "leader", "short")
     assert short.returncode == 1 and "at least 10 characters" in short.stderr
-    dup = ioc(
-        "--db-url",
-        sqlite_url,
-        "users",
-        "add",
-        "lan",
-        "--role",
-        "leader",
-        "--password-stdin",
-        input="mật khẩu đủ dài\n",
-    )
+    dup = add("lan", "leader", "mật khẩu đủ dài")
     assert "already exists" in dup.stderr
     assert ioc("--db-url", sqlite_url, "users", "disable", "lan").returncode == 0
     listing = ioc("--db-url", sqlite_url, "users", "list").stdout

@@ -63,28 +63,16 @@ def test_seed_is_deterministic_and_its_events_validate():
 @pytest.mark.slow
 def test_seed_command_prints_rows_per_second(tmp_path):
     url = f"sqlite:///{tmp_path / 'seed.db'}"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ioc",
-            "bench",
-            "seed",
-            "--events",
-            "1500",
-            "--days",
-            "3",
-            "--end",
-            "2026-11-20T17:00+07:00",
-            "--db-url",
-            url,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ},
-    )
+
+    def bench_seed(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ioc", "bench", "seed", *args, "--db-url", url],
+            capture_output=True, text=True, timeout=timeout, env={**os.environ},
+        )  # fmt: skip
+
+    r = bench_seed(
+        "--events", "1500", "--days", "3", "--end", "2026-11-20T17:00+07:00", "--json", timeout=300
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["inserted"] == 1500 and out["rows_per_s"] > 0
@@ -94,22 +82,5 @@ def test_seed_command_prints_rows_per_second(tmp_path):
         assert store.count_events() == 1500
     finally:
         store.close()
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ioc",
-            "bench",
-            "seed",
-            "--events",
-            "10",
-            "--end",
-            "yesterday",
-            "--db-url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = bench_seed("--events", "10", "--end", "yesterday", timeout=120)
     assert bad.returncode != 0 and "ISO 8601" in bad.stderr
