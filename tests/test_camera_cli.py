@@ -201,6 +201,18 @@ def _watch_looping_clip(
     return subprocess.Popen(command, env=env, **popen)
 
 
+def _status_states(mqtt_url: str, camera_id: str, client_id: str) -> tuple[Any, list[str]]:
+    """A subscriber to the camera's status topic (province 79), and the states it receives."""
+    states: list[str] = []
+    client = subscriber(
+        mqtt_url,
+        f"ioc/v1/79/status/{camera_id}",
+        lambda c, u, m: states.append(parse_status(m.payload, m.topic).state),
+        client_id=client_id,
+    )
+    return client, states
+
+
 @pytest.mark.mqtt
 def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None:
     """A killed watcher leaves the camera 'offline' (retained) via its MQTT last will."""
@@ -240,13 +252,7 @@ def test_watch_publishes_status_and_its_last_will(mqtt_broker, tmp_path) -> None
             proc.kill()
             proc.wait()
     # A new client sees the retained state: the camera is offline.
-    late: list[str] = []
-    late_sub = subscriber(
-        mqtt_broker.url,
-        "ioc/v1/79/status/cam-will-01",
-        lambda c, u, m: late.append(parse_status(m.payload, m.topic).state),
-        client_id="test-will-late",
-    )
+    late_sub, late = _status_states(mqtt_broker.url, "cam-will-01", "test-will-late")
     try:
         assert wait_for(lambda: late == ["offline"], 5), late
     finally:
@@ -266,13 +272,7 @@ def test_watch_stops_cleanly_on_sigterm(mqtt_broker, tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    seen: list[str] = []
-    sub = subscriber(
-        mqtt_broker.url,
-        "ioc/v1/79/status/cam-term-01",
-        lambda c, u, m: seen.append(parse_status(m.payload, m.topic).state),
-        client_id="test-term-sub",
-    )
+    sub, seen = _status_states(mqtt_broker.url, "cam-term-01", "test-term-sub")
     try:
         assert wait_for(lambda: "online" in seen, 20)
         proc.send_signal(signal.SIGTERM)
