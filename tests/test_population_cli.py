@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from test_cli import ioc
 
 from ioc.population import SyntheticRegistry
 from ioc.store import open_store
-
-
-def ioc(*args: str, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ioc", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-        env={**os.environ, **env},
-    )
 
 
 def test_stats():
@@ -46,7 +33,7 @@ def test_lookup_is_checked_masked_and_audited(tmp_path):
             *extra,
             "--password-stdin",
             env=env,
-            stdin="mat-khau-du-dai\n",
+            input="mat-khau-du-dai\n",
         )
         assert r.returncode == 0, r.stderr
     p = SyntheticRegistry().residents("25084")[3]
