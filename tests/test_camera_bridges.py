@@ -217,21 +217,21 @@ class OnvifDevice:
         return Handler
 
 
+def _onvif_bridge(url: str, camera_id: str, password: str, **kw):
+    """The ONVIF bridge of a camera in province 48, signing in as admin, into a MemorySink;
+    (sink, stop, thread, result) as run_bridge gives them."""
+    sink = MemorySink()
+    tr = OnvifTranslator(site(camera_id, "48"))
+    stop, thread, result = run_bridge("onvif", url, tr, sink, user="admin", password=password, **kw)
+    return sink, stop, thread, result
+
+
 def test_onvif_bridge_pulls_messages_with_ws_security() -> None:
     device = OnvifDevice("mat-khau")
     with http_server(device.handler()) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}"  # the device; events are found
-        sink = MemorySink()
-        tr = OnvifTranslator(site("onvif-cam-01", "48"))
-        stop, thread, result = run_bridge(
-            "onvif",
-            url,
-            tr,
-            sink,
-            user="admin",
-            password="mat-khau",
-            pull_timeout_s=1,
-            termination_s=2,
+        sink, stop, thread, _ = _onvif_bridge(
+            url, "onvif-cam-01", "mat-khau", pull_timeout_s=1, termination_s=2
         )
         try:
             assert wait_for(lambda: len(sink.events) >= len(ONVIF_EXPECTED), 15)
@@ -252,17 +252,8 @@ def test_onvif_bridge_reports_a_wrong_password() -> None:
     device = OnvifDevice("right")
     with http_server(device.handler()) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/onvif/event_service"
-        sink = MemorySink()
-        tr = OnvifTranslator(site("onvif-cam-02", "48"))
-        stop, thread, result = run_bridge(
-            "onvif",
-            url,
-            tr,
-            sink,
-            user="admin",
-            password="wrong",
-            backoff_initial_s=0.1,
-            backoff_max_s=0.2,
+        sink, stop, thread, result = _onvif_bridge(
+            url, "onvif-cam-02", "wrong", backoff_initial_s=0.1, backoff_max_s=0.2
         )
         try:
             assert wait_for(lambda: device.bad_auth >= 3, 10)
