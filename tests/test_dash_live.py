@@ -215,12 +215,14 @@ def wait_slow_refresh_drawn(dash_duo, since: float) -> None:
     """Until the map got a refresh of every layer answered after `since` and drew it."""
     from dashboards.pages.live import SLOW_LAYERS_EVERY  # a page module: import after the app
 
+    # The slow layers are refreshed once per wall-clock bucket of SLOW_LAYERS_EVERY seconds
+    # (patched only where their data moved): an answer that came a whole bucket after
+    # `since` was built after at least one such refresh was due.
     def drawn() -> bool:
         slow = [
             c["t"]
             for c in dash_calls(dash_duo, "live-map.figure", since)
-            if c["status"] == 200
-            and c["inputs"].get("tick.n_intervals", 1) % SLOW_LAYERS_EVERY == 0
+            if c["status"] == 200 and c["t"] >= since + SLOW_LAYERS_EVERY * 1000
         ]
         return bool(slow) and drawn_at(dash_duo, "live-map") > min(slow)
 
