@@ -127,6 +127,14 @@ class PostgresStore(Store):
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
 
+    def server_pids(self) -> list[int]:
+        with self.transaction(readonly=True) as tx:
+            rows = tx.fetch(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        return [int(r["pid"]) for r in rows]
+
     def _safe_url(self) -> str:
         info = psycopg.conninfo.conninfo_to_dict(self.url)
         info.pop("password", None)
@@ -214,6 +222,12 @@ class PostgresStore(Store):
         arrays = ", ".join(f"%s::{t}[]" for _, t in columns)
         query = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
         return tx.fetch(query, [list(col) for col in zip(*rows, strict=True)])
+
+    def _values_source(self, columns: Columns, rows: Rows) -> tuple[str, list[Any]]:
+        arrays = ", ".join(f"%s::{t}[]" for _, t in columns)
+        # Types are fixed strings of the store's modules; values are parameters.
+        body = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+        return body, [list(col) for col in zip(*rows, strict=True)]
 
     def _upsert_facts(self, tx: Tx, facts: Counter[tuple[datetime, str, str, str]]) -> None:
         # One round trip and one set of arrays feed every grain of FACT_GRAINS; the server

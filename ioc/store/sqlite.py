@@ -216,6 +216,10 @@ class SqliteStore(Store):
                 inserted.append(e)
         return inserted
 
+    def server_pids(self) -> list[int]:
+        """None: SQLite runs inside the processes that open it."""
+        return []
+
     # --- dialect fragments ----------------------------------------------------------------
 
     def _serialise(self, tx: Tx, key: str) -> None:
@@ -259,6 +263,10 @@ class SqliteStore(Store):
             query = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
             out.extend(tx.fetch(query, params))
         return out
+
+    def _values_source(self, columns: Columns, rows: Rows) -> tuple[str, list[Any]]:
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        return "VALUES " + ", ".join([one] * len(rows)), [v for row in rows for v in row]
 
     def _grouped_medians(
         self, facts: str, counts: str, names: dict[str, str], wanted: Collection[str]
