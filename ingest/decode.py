@@ -10,6 +10,7 @@ from ioc.events import (
     Event,
     InvalidMessage,
     is_status_topic,
+    locate_wards,
     parse_event,
     parse_status,
 )
@@ -52,16 +53,20 @@ class Decoder:
         max_bytes: int,
         max_age: timedelta,
         max_future: timedelta,
+        defer_wards: bool = False,
     ) -> None:
         self.prefix = prefix
+        # True: leave wards derived from coordinates to finish_batch.
+        self.defer_wards = defer_wards
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.max_future = max_future
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Decoder:
+    def from_settings(cls, settings: Settings, *, defer_wards: bool = False) -> Decoder:
         """A decoder with the payload, age and clock-skew limits of these settings."""
         return cls(
+            defer_wards=defer_wards,
             prefix=settings.topic_prefix,
             max_bytes=settings.max_payload_bytes,
             max_age=timedelta(days=settings.max_event_age_days),
@@ -90,6 +95,8 @@ class Decoder:
                     max_age=self.max_age,
                     max_future=self.max_future,
                     prefix=self.prefix,
+                    # Wards from coordinates: batch-wise, in finish_batch (BatchWriter).
+                    locate=not self.defer_wards,
                 )
         except InvalidMessage as exc:
             item.reason = exc.reason
@@ -98,3 +105,9 @@ class Decoder:
             item.reason = f"validation failed unexpectedly: {type(exc).__name__}: {exc}"
             item.received_at = now
         return item
+
+
+def finish_batch(batch: list[Received]) -> None:
+    """Complete a batch of decoded messages: derive the wards a deferring decoder left
+    to the batch, in one vectorised lookup (a no-op for messages that have theirs)."""
+    locate_wards([r.event for r in batch if r.event is not None])
