@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,10 +11,10 @@ from ioc.events import (
     Event,
     InvalidMessage,
     is_status_topic,
-    locate_wards,
     parse_event,
     parse_status,
 )
+from ioc.geo import geography
 from ioc.settings import Settings
 from ioc.store import DeadLetter
 
@@ -105,6 +106,23 @@ class Decoder:
             item.reason = f"validation failed unexpectedly: {type(exc).__name__}: {exc}"
             item.received_at = now
         return item
+
+
+def locate_wards(events: Sequence[Event]) -> None:
+    """Derive the ward of events parsed with locate=False, all points in one vectorised lookup.
+
+    Same rule as Event validation (Event._place_and_attrs): the commune at (lat, lon),
+    kept only when it lies in the declared province. One point at a time costs ~15 us
+    (a k-d tree query); a batch of them well under 1 us each.
+    """
+    pending = [e for e in events if e.ward is None and e.lat is not None]
+    if not pending:
+        return
+    geo = geography()
+    codes = geo.locate_many([e.lat for e in pending], [e.lon for e in pending])
+    for e, code in zip(pending, codes, strict=True):
+        if code is not None and geo.communes[code].province_code == e.province:
+            object.__setattr__(e, "ward", code)
 
 
 def finish_batch(batch: list[Received]) -> None:

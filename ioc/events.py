@@ -7,7 +7,6 @@ handles a raw dict.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -401,23 +400,6 @@ def _describe(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(out) + (f" (+{more} more)" if more > 0 else "")
 
 
-def locate_wards(events: Sequence[Event]) -> None:
-    """Derive the ward of events parsed with locate=False, all points in one vectorised lookup.
-
-    Same rule as Event validation: the commune at (lat, lon), kept only when it lies in
-    the declared province. One point at a time costs ~15 us (a k-d tree query); a batch
-    of them well under 1 us each.
-    """
-    pending = [e for e in events if e.ward is None and e.lat is not None]
-    if not pending:
-        return
-    geo = geography()
-    codes = geo.locate_many([e.lat for e in pending], [e.lon for e in pending])
-    for e, code in zip(pending, codes, strict=True):
-        if code is not None and geo.communes[code].province_code == e.province:
-            object.__setattr__(e, "ward", code)
-
-
 def parse_event(
     payload: bytes,
     topic: str | None = None,
@@ -431,7 +413,7 @@ def parse_event(
 ) -> Event:
     """Validate raw MQTT bytes (and their topic, if given) into an Event, or raise InvalidMessage.
 
-    locate=False leaves a missing ward for locate_wards to derive, batch-wise.
+    locate=False leaves a missing ward to be derived batch-wise (ingest.decode.locate_wards).
     """
     if len(payload) > max_bytes:
         raise InvalidMessage(f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
