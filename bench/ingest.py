@@ -9,6 +9,12 @@ the shipped config on a free port:
 - pipeline: `ioc ingest` as a user runs it, into the chosen store; rate =
   committed / (last commit - first publish); stored rows are then counted in the
   store itself.
+
+Each phase also reports CPU microseconds per message (bench.cpu, from /proc): raw =
+broker + trivial subscriber per message received; pipeline = broker + every ingest
+process + the PostgreSQL backends serving the bench database (pg_stat_activity) per
+message stored. Shared server processes (WAL writer, checkpointer) and the publisher
+are not counted. Cost per message decides how many machines a deployment needs.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from bench.cpu import CpuMeter, per_message_us, process_tree
 from bench.harness_ingest import WorkerProcess
 from bench.loadgen import make_events, to_wire
 from ingest.publisher import FastPublisher, PublishError, publish_with_paho
@@ -79,15 +87,17 @@ def _trivial_subscriber(url: str, topic: str, n: int, conn: Any) -> None:
     if not subscribed.wait(30):
         conn.send(("error", "trivial subscriber not subscribed after 30 s"))
         return
+    cpu0 = time.process_time()
     conn.send(("ready", None))
     seen = 0
     while not done.wait(STALL_S):
         if state["count"] == seen:
             break  # no progress: the rest is lost
         seen = state["count"]
+    cpu = time.process_time() - cpu0
     client.disconnect()
     client.loop_stop()
-    conn.send(("done", (state["count"], state["first"], state["last"])))
+    conn.send(("done", (state["count"], state["first"], state["last"], cpu)))
 
 
 def publish(url: str, wire: list[tuple[str, bytes]], publisher: str, client_id: str) -> int:
@@ -100,9 +110,10 @@ def publish(url: str, wire: list[tuple[str, bytes]], publisher: str, client_id: 
 
 def measure_raw(
     url: str, prefix: str, wire: list[tuple[str, bytes]], publisher: str = "fast",
-    pub_url: str | None = None,
+    pub_url: str | None = None, broker_pid: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Publish wire to a trivial subscriber in another process; delivery rate and losses."""
+    """Publish wire to a trivial subscriber in another process; delivery rate, losses, and
+    the CPU seconds of the broker (when its pid is known) and of the subscriber."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_trivial_subscriber, args=(url, f"{prefix}/#", len(wire), child))
@@ -111,10 +122,12 @@ def measure_raw(
         kind, detail = parent.recv()
         if kind != "ready":
             raise click.ClickException(str(detail))
+        broker_cpu = CpuMeter(lambda: [broker_pid] if broker_pid else []).start()
         t0 = time.monotonic()
         published = publish(pub_url or url, wire, publisher, f"bench-pub-{uuid.uuid4().hex[:8]}")
         publish_s = time.monotonic() - t0
-        _, (count, _first, last) = parent.recv()
+        _, (count, _first, last, subscriber_cpu) = parent.recv()
+        broker_cpu.stop()
     finally:
         proc.join(30)
         if proc.is_alive():
@@ -126,14 +139,20 @@ def measure_raw(
         "seconds": round(seconds, 3),
         "msgs_per_s": round(count / seconds, 1),
         "publish_msgs_per_s": round(published / publish_s, 1),
+        "cpu_s": {
+            "broker": broker_cpu.seconds,
+            "subscriber": subscriber_cpu,
+        },
     }
 
 
 def measure_pipeline(
     url: str, db_url: str, prefix: str, wire: list[tuple[str, bytes]], *, workers: int,
     args: list[str], log_path: Path, publisher: str = "fast", pub_url: str | None = None,
+    broker_pid: int | None = None, server_pids: Callable[[], list[int]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Publish wire to `ioc ingest`; rate until the last commit, and the worker's counters."""
+    """Publish wire to `ioc ingest`; rate until the last commit, the worker's counters, and
+    the CPU seconds of the broker, the ingest processes and the database server backends."""
     run = uuid.uuid4().hex[:8]
     worker = WorkerProcess(
         db_url=db_url, mqtt_url=url, workers=workers, name=f"bench-{run}",
@@ -143,6 +162,15 @@ def measure_pipeline(
     ).start()  # fmt: skip
     try:
         worker.wait_ready(timeout=120)
+        assert worker.proc is not None
+        root = worker.proc.pid
+        meters = {
+            "broker": CpuMeter(lambda: [broker_pid] if broker_pid else []),
+            "workers": CpuMeter(lambda: process_tree(root)),
+            "database": CpuMeter(server_pids or list),
+        }
+        for meter in meters.values():
+            meter.start()
         n = len(wire)
         t0 = time.monotonic()
         published = publish(pub_url or url, wire, publisher, f"bench-pub-{run}")
@@ -168,6 +196,8 @@ def measure_pipeline(
                 raise click.ClickException(f"ingest exited:\n{worker.log_tail()}")
             # Coarse polling is enough: the end time comes from the last commit's age.
             time.sleep(0.25)
+        for meter in meters.values():
+            meter.stop()
         end = done_at if done_at is not None else progress_at
         seconds = max(end - t0, 1e-9)
         return {
@@ -181,10 +211,36 @@ def measure_pipeline(
             "msgs_per_s": round(int(m.get("ioc_ingest_written_total", 0)) / seconds, 1),
             "publish_msgs_per_s": round(published / publish_s, 1),
             "complete": done_at is not None,
+            "cpu_s": {
+                "broker": meters["broker"].seconds,
+                "workers": meters["workers"].seconds,
+                "database": meters["database"].seconds,
+            },
         }
     finally:
         if worker.alive:
             worker.terminate(60)
+
+
+def cpu_figures(
+    raw: dict[str, float | None], received: int, pipe: dict[str, float | None], stored: int
+) -> dict[str, float | None]:
+    """CPU microseconds per message of each process group, and in total, for both phases.
+
+    Raw: broker + trivial subscriber, per message received. Pipeline: broker + ingest
+    processes + database backends, per message stored. A part that could not be measured
+    (external broker, SQLite has no server) is None and left out of the total; the
+    publisher, the same in both phases, is not counted.
+    """
+    out: dict[str, float | None] = {}
+    for phase, parts, n in (("raw", raw, received), ("pipeline", pipe, stored)):
+        for part, seconds in parts.items():
+            out[f"{phase}_cpu_{part}_us_per_msg"] = per_message_us(seconds, n)
+        total = sum(v for v in parts.values() if v is not None)
+        out[f"{phase}_cpu_us_per_msg"] = per_message_us(total, n)
+    r, p = out["raw_cpu_us_per_msg"], out["pipeline_cpu_us_per_msg"]
+    out["cpu_ratio"] = round(p / r, 2) if r and p else None
+    return out
 
 
 def _secure_bench_accounts(broker: MosquittoBroker, devices: int) -> tuple[str, str]:
@@ -245,7 +301,10 @@ def run_bench(
         wire = to_wire(events, prefix)
         window = {"since": start - EVENT_WINDOW, "until": start + timedelta(milliseconds=1)}
         before = store.count_events(**window)
-        raw = measure_raw(broker_url, prefix, wire, publisher, pub_url=pub_url)
+        broker_pid = broker.proc.pid if broker is not None and broker.proc is not None else None
+        raw = measure_raw(
+            broker_url, prefix, wire, publisher, pub_url=pub_url, broker_pid=broker_pid
+        )
         args = []
         if batch_size:
             args += ["--batch-size", str(batch_size)]
@@ -254,6 +313,7 @@ def run_bench(
         pipe = measure_pipeline(
             broker_url, db_url, prefix, wire, workers=workers, args=args,
             log_path=tmp / "ingest.log", publisher=publisher, pub_url=pub_url,
+            broker_pid=broker_pid, server_pids=store.server_pids,
         )  # fmt: skip
         stored = store.count_events(**window) - before
         published = pipe["published"]
@@ -272,6 +332,7 @@ def run_bench(
             "redelivered": pipe["redelivered"],
             "dead_letters": pipe["dead_letters"],
             "store_errors": pipe["store_errors"],
+            **cpu_figures(raw["cpu_s"], raw["received"], pipe["cpu_s"], stored),
             "raw_seconds": raw["seconds"],
             "pipeline_seconds": pipe["seconds"],
             "pipeline_complete": pipe["complete"],
@@ -352,5 +413,5 @@ def bench_ingest(
         return
     for key, value in result.items():
         click.echo(
-            f"{key:<22} {value:,}" if isinstance(value, int | float) else f"{key:<22} {value}"
+            f"{key:<34} {value:,}" if isinstance(value, int | float) else f"{key:<34} {value}"
         )

@@ -113,7 +113,8 @@ class IngestWorker:
         self.settings = settings
         self.options = options
         self.broker = BrokerUrl.parse(settings.mqtt_url)
-        self.decoder = Decoder.from_settings(settings)
+        # Wards from coordinates are looked up per batch (BatchWriter), not per message.
+        self.decoder = Decoder.from_settings(settings, defer_wards=True)
         self.stats = WorkerStats(options.client_id)
         self.metrics = WorkerMetrics(self.stats)
         self._store = store

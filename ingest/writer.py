@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ingest.decode import Received
+from ingest.decode import Received, finish_batch
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ioc.store import Store, StoreError, WriteResult, open_store
 
@@ -165,6 +165,12 @@ class BatchWriter:
                 self._maybe_heartbeat(force=True)
 
     def _next_batch(self) -> list[Received]:
+        batch = self._collect()
+        if batch:
+            finish_batch(batch)
+        return batch
+
+    def _collect(self) -> list[Received]:
         queue = self.queue
         decode = self.decode
         batch: list[Received] = []

@@ -315,7 +315,7 @@ class Event(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _place_and_attrs(self) -> Event:
+    def _place_and_attrs(self, info: ValidationInfo) -> Event:
         geo = geography()
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon must be given together")
@@ -329,7 +329,7 @@ class Event(BaseModel):
                 raise ValueError(f"unknown ward code {self.ward!r}{hint}")
             if geo.commune(self.ward).province_code != self.province:
                 raise ValueError(f"ward {self.ward} is not in province {self.province}")
-        elif self.lat is not None:
+        elif self.lat is not None and (info.context or {}).get("locate", True):
             found = geo.locate(self.lat, self.lon)
             # A point near a provincial border may fall in the neighbour's cell;
             # the device's declared province wins, the ward then stays unknown.
@@ -409,10 +409,35 @@ def parse_event(
     max_age: timedelta = timedelta(days=400),
     max_future: timedelta = timedelta(minutes=10),
     prefix: str = TOPIC_PREFIX,
+    locate: bool = True,
 ) -> Event:
-    """Validate raw MQTT bytes (and their topic, if given) into an Event, or raise InvalidMessage."""
+    """Validate raw MQTT bytes (and their topic, if given) into an Event, or raise InvalidMessage.
+
+    locate=False leaves a missing ward to be derived batch-wise (ingest.decode.locate_wards).
+    """
     if len(payload) > max_bytes:
         raise InvalidMessage(f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
+    context: dict[str, Any] = {"now": now, "max_age": max_age, "max_future": max_future}
+    if not locate:
+        context["locate"] = False
+    try:
+        # The fast path: pydantic parses the bytes itself, no Python dict in between. It
+        # enforces the same model; anything it refuses goes the step-by-step way below,
+        # which alone decides (and words) every rejection.
+        event = Event.model_validate_json(payload, context=context)
+    except ValueError:
+        event = _parse_event_slowly(payload, context)
+    if topic is not None:
+        province, domain, source, name = event_topic_parts(topic, prefix)
+        expected = (event.province, event.domain, event.source, event.event_name)
+        if (province, domain, source, name) != expected:
+            raise InvalidMessage(
+                f"topic {topic!r} contradicts payload (expected {event.topic(prefix)!r})"
+            )
+    return event
+
+
+def _parse_event_slowly(payload: bytes, context: dict[str, Any]) -> Event:
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -427,19 +452,10 @@ def parse_event(
         ) from None
     if not isinstance(data, dict):
         raise InvalidMessage(f"payload must be a JSON object, got {type(data).__name__}")
-    context = {"now": now, "max_age": max_age, "max_future": max_future} if now else None
     try:
-        event = Event.model_validate(data, context=context)
+        return Event.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidMessage(_describe(exc)) from None
-    if topic is not None:
-        province, domain, source, name = event_topic_parts(topic, prefix)
-        expected = (event.province, event.domain, event.source, event.event_name)
-        if (province, domain, source, name) != expected:
-            raise InvalidMessage(
-                f"topic {topic!r} contradicts payload (expected {event.topic(prefix)!r})"
-            )
-    return event
 
 
 def parse_status(payload: bytes, topic: str, *, prefix: str = TOPIC_PREFIX) -> DeviceStatus:

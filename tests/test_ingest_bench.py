@@ -43,6 +43,16 @@ def test_bench_on_sqlite_by_default():
     )
     assert result["broker_config"].startswith("shipped")
     assert 350 < result["payload_bytes_avg"] < 550
+    # CPU per message of every process involved; SQLite has no server to count.
+    for key in (
+        "raw_cpu_broker",
+        "raw_cpu_subscriber",
+        "pipeline_cpu_broker",
+        "pipeline_cpu_workers",
+    ):
+        assert result[f"{key}_us_per_msg"] > 0, key
+    assert result["pipeline_cpu_database_us_per_msg"] is None
+    assert result["pipeline_cpu_us_per_msg"] >= result["pipeline_cpu_workers_us_per_msg"]
 
 
 @pytest.mark.postgres
@@ -56,6 +66,9 @@ def test_bench_creates_the_timescaledb_database_it_is_given():
         first = _bench("--db-url", url, "--workers", "2")
         assert first["store_backend"] == "postgres" and first["workers"] == 2
         assert first["stored"] == 3000 and first["lost"] == 0 and first["duplicates"] == 0
+        # Both workers and the PostgreSQL backends serving them are counted.
+        assert first["pipeline_cpu_workers_us_per_msg"] > 0
+        assert first["pipeline_cpu_database_us_per_msg"] > 0
         # A second run into the same database counts only its own rows.
         second = _bench("--db-url", url)
         assert second["stored"] == 3000 and second["lost"] == 0

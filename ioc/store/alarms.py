@@ -6,12 +6,44 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ioc.store.core import StoreCore, Tx, record
+from ioc.store.core import VALUES_CHUNK, StoreCore, Tx, record
 from ioc.store.models import (
     ALARM_ACTIONS,
     Alarm,
     AlarmAction,
     AlarmTrigger,
+)
+
+# Columns as (name, PostgreSQL type) of the set-based alarm writes.
+MERGE_COLUMNS = (
+    ("k", "text"),
+    ("n", "int4"),
+    ("sev", "int2"),
+    ("last_ts", "timestamptz"),
+    ("last_id", "text"),
+)
+OPEN_COLUMNS = (
+    ("rule", "text"),
+    ("dedup_key", "text"),
+    ("source", "text"),
+    ("kind", "text"),
+    ("province", "text"),
+    ("ward", "text"),
+    ("severity", "int2"),
+    ("title", "text"),
+    ("state", "text"),
+    ("opened_at", "timestamptz"),
+    ("last_event_at", "timestamptz"),
+    ("event_count", "int4"),
+    ("first_event_id", "text"),
+    ("last_event_id", "text"),
+)
+ACTION_COLUMNS = (
+    ("alarm_id", "int8"),
+    ("ts", "timestamptz"),
+    ("actor", "text"),
+    ("action", "text"),
+    ("note", "text"),
 )
 
 
@@ -76,6 +108,84 @@ class Alarms(StoreCore):
             ),
         )
         return alarm, opened
+
+    def _open_or_merge_many(self, tx: Tx, triggers: Sequence[AlarmTrigger]) -> int:
+        """Apply triggers in order, as _open_or_merge one by one would: one statement per
+        table per chunk of dedup keys. Returns the number of alarms opened."""
+        groups: dict[str, list[AlarmTrigger]] = {}
+        for t in triggers:
+            groups.setdefault(t.dedup_key, []).append(t)
+        keys = list(groups)
+        ids: dict[str, int] = {}
+        fresh: set[str] = set()
+        for i in range(0, len(keys), VALUES_CHUNK):
+            chunk = {k: groups[k] for k in keys[i : i + VALUES_CHUNK]}
+            self._open_or_merge_chunk(tx, chunk, ids, fresh)
+        # The action log in trigger order: each new alarm's first trigger opened it.
+        now = self._to_db(datetime.now(UTC))
+        actions = []
+        for t in triggers:
+            first = t.dedup_key in fresh and groups[t.dedup_key][0] is t
+            actions.append(
+                (ids[t.dedup_key], now, "system", "opened" if first else "merged", t.event_id)
+            )
+        self._insert_rows(tx, "alarm_actions", ACTION_COLUMNS, actions)
+        return len(fresh)
+
+    def _open_or_merge_chunk(
+        self, tx: Tx, groups: dict[str, list[AlarmTrigger]], ids: dict[str, int], fresh: set[str]
+    ) -> None:
+        # The triggers of a key merge into its active alarm: count, newest event, and the
+        # highest time and severity, whatever their order (as one UPDATE per trigger did).
+        merges = [
+            (
+                key,
+                len(ts),
+                max(t.severity for t in ts),
+                self._to_db(max(t.ts for t in ts)),
+                ts[-1].event_id,
+            )
+            for key, ts in groups.items()
+        ]
+        body, params = self._values_source(MERGE_COLUMNS, merges)
+        merged = tx.fetch(
+            f"WITH v ({', '.join(c for c, _ in MERGE_COLUMNS)}) AS ({body}) "  # noqa: S608
+            "UPDATE alarms SET event_count = alarms.event_count + v.n, "
+            "last_event_id = v.last_id, "
+            "last_event_at = CASE WHEN alarms.last_event_at < v.last_ts THEN v.last_ts "
+            "ELSE alarms.last_event_at END, "
+            "severity = CASE WHEN alarms.severity < v.sev THEN v.sev ELSE alarms.severity END "
+            "FROM v WHERE alarms.dedup_key = v.k AND alarms.state <> 'resolved' "
+            "RETURNING alarms.id, alarms.dedup_key",
+            params,
+        )
+        ids.update((r["dedup_key"], r["id"]) for r in merged)
+        # A key with no active alarm opens one with its first trigger; the rest merge into it.
+        new = [(k, ts) for k, ts in groups.items() if k not in ids]
+        if new:
+            rows = [
+                (
+                    t.rule,
+                    k,
+                    t.source,
+                    t.kind,
+                    t.province,
+                    t.ward,
+                    max(x.severity for x in ts),
+                    t.title,
+                    "open",
+                    self._to_db(t.ts),
+                    self._to_db(max(x.ts for x in ts)),
+                    len(ts),
+                    t.event_id,
+                    ts[-1].event_id,
+                )
+                for k, ts in new
+                for t in ts[:1]
+            ]
+            for r in self._insert_rows(tx, "alarms", OPEN_COLUMNS, rows, "RETURNING id, dedup_key"):
+                ids[r["dedup_key"]] = r["id"]
+        fresh.update(k for k, _ in new)
 
     def alarm_action(
         self,

@@ -112,6 +112,11 @@ class StoreCore(ABC):
         """True when the table exists."""
 
     @abstractmethod
+    def server_pids(self) -> list[int]:
+        """Local pids of the server processes serving this database, besides this
+        store's own connection (for CPU accounting); [] for an embedded store."""
+
+    @abstractmethod
     def _serialise(self, tx: Tx, key: str) -> None:
         """Make concurrent transactions on the same key run one after another."""
 
@@ -131,6 +136,13 @@ class StoreCore(ABC):
 
         Table, columns and tail are fixed strings of the store; values are parameters.
         Rows must not repeat a conflict key.
+        """
+
+    @abstractmethod
+    def _values_source(self, columns: Columns, rows: Rows) -> tuple[str, list[Any]]:
+        """The body of a CTE `v (columns) AS (body)` yielding rows, and its parameters.
+
+        Rows must be adapted already (_to_db); at most VALUES_CHUNK of them.
         """
 
     @abstractmethod

@@ -185,23 +185,15 @@ class SqliteStore(Store):
 
     def _bulk_insert_events(self, tx: Tx, events: Sequence[Event]) -> list[Event]:
         assert isinstance(tx, _SqliteTx)
-        inserted = []
-        # RETURNING tells exactly which rows were new, so rollups count each event once.
-        query = (
-            "INSERT INTO events (id, ts, source, kind, severity, province, ward, lat, lon, attrs) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, ts) DO NOTHING RETURNING id"
-        )
-        seen: set[tuple[str, datetime]] = set()
+        # Multi-row INSERTs; RETURNING tells exactly which rows were new, so rollups count
+        # each event once. The batch keeps its order.
+        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
         for e in events:
-            key = (e.id, e.ts)
-            if key in seen:
-                continue
-            seen.add(key)
-            tx.cur.execute(
-                query,
-                (
+            ts = to_text(e.ts)
+            if (e.id, ts) not in rows:
+                rows[(e.id, ts)] = (
                     e.id,
-                    to_text(e.ts),
+                    ts,
                     e.source,
                     e.kind,
                     e.severity,
@@ -210,11 +202,29 @@ class SqliteStore(Store):
                     e.lat,
                     e.lon,
                     json.dumps(e.attrs, ensure_ascii=False, separators=(",", ":")),
-                ),
+                )
+        unique = list(rows.values())
+        new: set[tuple[str, str]] = set()
+        for i in range(0, len(unique), VALUES_CHUNK):
+            chunk = unique[i : i + VALUES_CHUNK]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            tx.cur.execute(
+                "INSERT INTO events (id, ts, source, kind, severity, province, ward, lat, lon, "  # noqa: S608
+                f"attrs) VALUES {values} ON CONFLICT (id, ts) DO NOTHING RETURNING id, ts",
+                [v for row in chunk for v in row],
             )
-            if tx.cur.fetchone() is not None:
+            new.update((r[0], r[1]) for r in tx.cur.fetchall())
+        inserted = []
+        for e in events:
+            key = (e.id, to_text(e.ts))
+            if key in new:
+                new.discard(key)  # a repeat within the batch is not new twice
                 inserted.append(e)
         return inserted
+
+    def server_pids(self) -> list[int]:
+        """None: SQLite runs inside the processes that open it."""
+        return []
 
     # --- dialect fragments ----------------------------------------------------------------
 
@@ -259,6 +269,10 @@ class SqliteStore(Store):
             query = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
             out.extend(tx.fetch(query, params))
         return out
+
+    def _values_source(self, columns: Columns, rows: Rows) -> tuple[str, list[Any]]:
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        return "VALUES " + ", ".join([one] * len(rows)), [v for row in rows for v in row]
 
     def _grouped_medians(
         self, facts: str, counts: str, names: dict[str, str], wanted: Collection[str]

@@ -15,6 +15,15 @@ from ioc.store.models import (
     WriteResult,
 )
 
+DEAD_LETTER_COLUMNS = (
+    ("received_at", "timestamptz"),
+    ("topic", "text"),
+    ("payload", "bytea"),
+    ("reason", "text"),
+    ("worker", "text"),
+    ("dedup_key", "bytea"),
+)
+
 
 def latest_per_source(events: Iterable[Event]) -> list[Event]:
     """The newest event of each source in a batch."""
@@ -52,8 +61,9 @@ class Write(StoreCore):
                 self._apply_kpi_state(tx, inserted)
                 self._apply_device_state(tx, latest_per_source(inserted))
                 self.apply_programme_events(tx, inserted)
-                for trigger in triggers_for(inserted):
-                    alarms_opened += self._open_or_merge(tx, trigger)[1]
+                triggers = triggers_for(inserted)
+                if triggers:
+                    alarms_opened = self._open_or_merge_many(tx, triggers)
             for province, status in statuses:
                 self._apply_status(tx, province, status)
             dead = self._insert_dead_letters(tx, dead_letters) if dead_letters else 0
@@ -69,23 +79,26 @@ class Write(StoreCore):
     def _insert_dead_letters(self, tx: Tx, dead_letters: Sequence[DeadLetter]) -> int:
         # One row per (topic, payload) ever: a redelivery of a message already dead-lettered
         # (crash between commit and ack, broker restored from an older save) is skipped.
-        now = datetime.now(UTC)
-        inserted = 0
-        for d in dead_letters:
-            rows = tx.fetch(
-                "INSERT INTO dead_letters (received_at, topic, payload, reason, worker, dedup_key) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                (
-                    self._to_db(d.received_at or now),
-                    d.topic,
-                    d.payload,
-                    d.reason,
-                    d.worker,
-                    dead_letter_key(d.topic, d.payload),
-                ),
+        now = self._to_db(datetime.now(UTC))
+        rows = [
+            (
+                self._to_db(d.received_at) if d.received_at else now,
+                d.topic,
+                d.payload,
+                d.reason,
+                d.worker,
+                dead_letter_key(d.topic, d.payload),
             )
-            inserted += len(rows)
-        return inserted
+            for d in dead_letters
+        ]
+        new = self._insert_rows(
+            tx,
+            "dead_letters",
+            DEAD_LETTER_COLUMNS,
+            rows,
+            "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )
+        return len(new)
 
     def _apply_device_state(self, tx: Tx, latest: Sequence[Event]) -> None:
         """Keep each source's newest event on its device row."""
