@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ioc.geo import geography
 from ioc.process import stop_on_sigterm
 from ioc.settings import Settings
 
@@ -64,8 +65,12 @@ def ensure_demo_users(settings: Settings) -> Path:
     return creds
 
 
-# Provinces whose synthetic village and camera registers the demo generates at first start.
-DEMO_REGISTER_PROVINCES = ("68", "46")
+# Provinces whose synthetic village and camera registers the demo generates at first start:
+# all of them (about 10 s), so the programmes page has national progress, not one province's.
+DEMO_REGISTER_PROVINCES = tuple(sorted(geography().provinces))
+# Months of synthetic history for every province, written once at first start (issue 16).
+DEMO_HISTORY_DAYS = 90
+DEMO_HISTORY_EVENTS = 300_000
 
 
 def ensure_demo_registers(settings: Settings) -> None:
@@ -88,6 +93,26 @@ def ensure_demo_registers(settings: Settings) -> None:
         logger.warning("could not generate the demo registers: %s", done.stderr[-500:])
     else:
         click.echo(f"  registers {done.stdout.strip()}")
+
+
+def ensure_demo_history(settings: Settings) -> None:
+    """Write the months of history once (`ioc feeds history`), ending now where the replay starts.
+
+    The command keeps a marker in the store, so a restart adds nothing (about a second).
+    """
+    click.echo(
+        f"  history {DEMO_HISTORY_DAYS} days for every province "
+        "(first start: under a minute; then kept)…"
+    )
+    args = ["feeds", "history", "--days", str(DEMO_HISTORY_DAYS)]
+    args += ["--events", str(DEMO_HISTORY_EVENTS)]
+    done = subprocess.run(
+        _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        logger.warning("could not write the demo history: %s", done.stderr[-500:])
+    else:
+        click.echo(f"  history {done.stdout.strip()}")
 
 
 def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
@@ -121,6 +146,7 @@ def run_demo(
     open_store(settings.db_url, migrate=True).close()
     creds = ensure_demo_users(settings)
     ensure_demo_registers(settings)  # issue 16: programme registers with months of progress
+    ensure_demo_history(settings)  # issue 16: KPIs with months behind them, every province
     feed = feed or demo_feed_path()
     if not feed.is_file():
         raise click.ClickException(f"sample feed {feed} not found")
