@@ -95,17 +95,21 @@ def ensure_demo_registers(settings: Settings) -> None:
         click.echo(f"  registers {done.stdout.strip()}")
 
 
-def ensure_demo_history(settings: Settings) -> None:
+def ensure_demo_history(settings: Settings, events: int | None = None) -> None:
     """Write the months of history once (`ioc feeds history`), ending now where the replay starts.
 
     The command keeps a marker in the store, so a restart adds nothing (about a second).
+    events: how many (None: DEMO_HISTORY_EVENTS; 0: no history).
     """
+    events = DEMO_HISTORY_EVENTS if events is None else events
+    if events == 0:
+        return
     click.echo(
         f"  history {DEMO_HISTORY_DAYS} days for every province "
         "(first start: under a minute; then kept)…"
     )
     args = ["feeds", "history", "--days", str(DEMO_HISTORY_DAYS)]
-    args += ["--events", str(DEMO_HISTORY_EVENTS)]
+    args += ["--events", str(events)]
     done = subprocess.run(
         _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
     )
@@ -137,6 +141,7 @@ def run_demo(
     speed: str = "1",
     port: int | None = None,
     start: str = "07:00",
+    history_events: int | None = None,
 ) -> None:
     """Run broker, ingest, replay and web until interrupted."""
     from ioc.broker import embedded_broker
@@ -146,7 +151,9 @@ def run_demo(
     open_store(settings.db_url, migrate=True).close()
     creds = ensure_demo_users(settings)
     ensure_demo_registers(settings)  # issue 16: programme registers with months of progress
-    ensure_demo_history(settings)  # issue 16: KPIs with months behind them, every province
+    ensure_demo_history(
+        settings, history_events
+    )  # issue 16: KPIs with months behind them, every province
     feed = feed or demo_feed_path()
     if not feed.is_file():
         raise click.ClickException(f"sample feed {feed} not found")

@@ -469,7 +469,7 @@ def test_demo_says_its_broker_is_anonymous(tmp_path):
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "ioc", "--data-dir", str(tmp_path), "demo",
-         "--port", str(free_port()), "--speed", "1"],
+         "--port", str(free_port()), "--speed", "1", "--history-events", "2000"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -487,6 +487,7 @@ def test_demo_says_its_broker_is_anonymous(tmp_path):
     out = "".join(lines)
     assert "ANONYMOUS" in out and "loopback only" in out, out
     assert "mqtt://127.0.0.1:" in out
+    assert "2,000 events over 90 days" in out, out  # the first start writes the history
 
 
 def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):

@@ -67,20 +67,20 @@ def test_history_gives_every_province_kpis_and_a_second_run_adds_nothing(tmp_pat
 
 
 def test_demo_writes_its_history_once(tmp_path, monkeypatch):
+    # A small N here; the default (300,000 events) takes well under a minute, timed by hand.
     from ioc import demo
     from ioc.settings import load_settings
 
-    monkeypatch.setattr(demo, "DEMO_HISTORY_EVENTS", 3000)
     monkeypatch.setattr(demo, "DEMO_HISTORY_DAYS", 10)
     settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    demo.ensure_demo_history(settings)
+    demo.ensure_demo_history(settings, 3000)
     store = open_store(settings.db_url)
     try:
         assert store.count_events() == 3000
         # The history ends where the replay starts: now, not hours before.
         newest = store.find_events(limit=1)[0].ts
         assert datetime.now(UTC) - newest < timedelta(hours=2)
-        demo.ensure_demo_history(settings)  # a restart adds nothing
+        demo.ensure_demo_history(settings, 3000)  # a restart adds nothing
         assert store.count_events() == 3000
     finally:
         store.close()
