@@ -95,11 +95,14 @@ def ensure_demo_registers(settings: Settings) -> None:
         click.echo(f"  registers {done.stdout.strip()}")
 
 
-def ensure_demo_history(settings: Settings, events: int | None = None) -> None:
+def ensure_demo_history(
+    settings: Settings, events: int | None = None, feed: Path | None = None
+) -> None:
     """Write the months of history once (`ioc feeds history`), ending now where the replay starts.
 
     The command keeps a marker in the store, so a restart adds nothing (about a second).
-    events: how many (None: DEMO_HISTORY_EVENTS; 0: no history).
+    events: how many (None: DEMO_HISTORY_EVENTS; 0: no history). feed: the replayed feed,
+    whose cameras make its province's history (the wall then shows no history-only cameras).
     """
     events = DEMO_HISTORY_EVENTS if events is None else events
     if events == 0:
@@ -110,6 +113,8 @@ def ensure_demo_history(settings: Settings, events: int | None = None) -> None:
     )
     args = ["feeds", "history", "--days", str(DEMO_HISTORY_DAYS)]
     args += ["--events", str(events)]
+    if feed is not None:
+        args += ["--cameras-of", str(feed)]
     done = subprocess.run(
         _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
     )
@@ -151,12 +156,12 @@ def run_demo(
     open_store(settings.db_url, migrate=True).close()
     creds = ensure_demo_users(settings)
     ensure_demo_registers(settings)  # issue 16: programme registers with months of progress
-    ensure_demo_history(
-        settings, history_events
-    )  # issue 16: KPIs with months behind them, every province
     feed = feed or demo_feed_path()
     if not feed.is_file():
         raise click.ClickException(f"sample feed {feed} not found")
+    # Issue 16: KPIs with months behind them in every province; the replayed province's
+    # history comes from the feed's own cameras.
+    ensure_demo_history(settings, history_events, feed)
 
     broker = None
     if settings.mqtt_url == "embedded":

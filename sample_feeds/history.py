@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,30 @@ def simulate_handling(
     return out
 
 
+def feed_cameras(path: str | Path) -> tuple[str, list[tuple[str, str]]]:
+    """(province, [(source, ward)]) of the cameras a feed declares by retained status at its start."""
+    from ioc.events import parse_status
+    from ioc.geo import geography
+    from sample_feeds.feedfile import FeedReader
+
+    reader = FeedReader(path)
+    province = str(reader.header.extra.get("province", ""))
+    geo = geography()
+    out: dict[str, str] = {}
+    for line in reader.lines():
+        if line.offset > 0:
+            break
+        if not line.retain or line.obj is None:
+            continue
+        status = parse_status(line.payload, line.topic)
+        if status.domain != "camera" or status.lat is None or status.lon is None:
+            continue
+        commune = geo.locate(status.lat, status.lon)
+        if commune is not None:
+            out[status.source] = commune.code
+    return province, sorted(out.items())
+
+
 def history_marker(store: Store) -> dict | None:
     """Details of the run that gave this store its history, or None if it has none."""
     rows = store.audit_entries(actor=HISTORY_ACTOR, action=HISTORY_ACTION, limit=1)
@@ -86,6 +111,7 @@ def write_history(
     end: datetime,
     seed: int = 16,
     batch: int = 20_000,
+    cameras: dict[str, list[tuple[str, str]]] | None = None,
     progress: Callable[[HistoryReport], None] | None = None,
 ) -> HistoryReport:
     """Write `events` events over `days` days ending at `end`, once per store (marker in the audit)."""
@@ -95,7 +121,8 @@ def write_history(
         return HistoryReport(skipped=True)
     t0 = time.perf_counter()
     until = end.replace(microsecond=0)
-    world = BulkWorld(events, until - timedelta(days=days), until, seed, id_prefix=f"hist{seed}")
+    since = until - timedelta(days=days)
+    world = BulkWorld(events, since, until, seed, id_prefix=f"hist{seed}", cameras=cameras)
     rng = np.random.default_rng(seed + 1)
     report = HistoryReport(since=world.start.isoformat(), until=world.end.isoformat())
     handled: set[int] = set()

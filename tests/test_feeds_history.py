@@ -8,8 +8,9 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 from ioc import kpi
+from ioc.kpi import CAMERA_DOMAINS
 from ioc.store import open_store
-from sample_feeds.history import history_marker
+from sample_feeds.history import feed_cameras, history_marker
 
 END = "2026-11-20T07:00+07:00"
 N = 6000
@@ -73,14 +74,22 @@ def test_demo_writes_its_history_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "DEMO_HISTORY_DAYS", 10)
     settings = load_settings(data_dir=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'ioc.db'}")
-    demo.ensure_demo_history(settings, 3000)
+    demo.ensure_demo_history(settings, 3000, demo.demo_feed_path())
     store = open_store(settings.db_url)
     try:
         assert store.count_events() == 3000
         # The history ends where the replay starts: now, not hours before.
         newest = store.find_events(limit=1)[0].ts
         assert datetime.now(UTC) - newest < timedelta(hours=2)
-        demo.ensure_demo_history(settings, 3000)  # a restart adds nothing
+        # Lâm Đồng's history comes from the replayed feed's own cameras: the camera wall
+        # lists no camera that only the history knows (it would show as silent).
+        province, cams = feed_cameras(demo.demo_feed_path())
+        assert province == "68" and len(cams) >= 100
+        lam_dong = {d.source for d in store.devices(province="68") if d.domain in CAMERA_DOMAINS}
+        assert lam_dong and lam_dong <= {source for source, _ in cams}
+        hue = {d.source for d in store.devices(province="46") if d.domain in CAMERA_DOMAINS}
+        assert hue and all(s.startswith("cam-46-") for s in hue)
+        demo.ensure_demo_history(settings, 3000, demo.demo_feed_path())  # a restart adds nothing
         assert store.count_events() == 3000
     finally:
         store.close()
