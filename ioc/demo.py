@@ -86,13 +86,7 @@ def ensure_demo_registers(settings: Settings) -> None:
     args = ["registers", "generate", "--seed", "1"]
     for code in DEMO_REGISTER_PROVINCES:
         args += ["--province", code]
-    done = subprocess.run(
-        _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        logger.warning("could not generate the demo registers: %s", done.stderr[-500:])
-    else:
-        click.echo(f"  registers {done.stdout.strip()}")
+    _first_start_step(settings, "registers", args)
 
 
 def ensure_demo_history(
@@ -107,21 +101,23 @@ def ensure_demo_history(
     events = DEMO_HISTORY_EVENTS if events is None else events
     if events == 0:
         return
-    click.echo(
-        f"  history {DEMO_HISTORY_DAYS} days for every province "
-        "(first start: under a minute; then kept)…"
-    )
+    click.echo(f"  history   {DEMO_HISTORY_DAYS} days for every province, once (under a minute)…")
     args = ["feeds", "history", "--days", str(DEMO_HISTORY_DAYS)]
     args += ["--events", str(events)]
     if feed is not None:
         args += ["--cameras-of", str(feed)]
+    _first_start_step(settings, "history", args)
+
+
+def _first_start_step(settings: Settings, label: str, args: list[str]) -> None:
+    """Run one `ioc` command of the first start; say what it did, or warn and go on."""
     done = subprocess.run(
         _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        logger.warning("could not write the demo history: %s", done.stderr[-500:])
+        logger.warning("demo %s failed: %s", label, done.stderr[-500:])
     else:
-        click.echo(f"  history {done.stdout.strip()}")
+        click.echo(f"  {label:<9} {done.stdout.strip()}")
 
 
 def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
