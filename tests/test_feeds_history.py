@@ -29,8 +29,8 @@ def _history(url: str, tmp_path, *extra: str) -> dict:
     return json.loads(done.stdout)
 
 
-def test_history_gives_every_province_kpis_and_a_second_run_adds_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ioc.db'}"
+def test_history_gives_every_province_kpis_and_a_second_run_adds_nothing(store_url, tmp_path):
+    url = store_url  # a temporary SQLite file, then a fresh TimescaleDB database
     first = _history(url, tmp_path)
     assert not first["skipped"] and first["inserted"] == N
     assert first["until"] == "2026-11-20T00:00:00+00:00"
