@@ -125,7 +125,8 @@ def write_history(
     world = BulkWorld(events, since, until, seed, id_prefix=f"hist{seed}", cameras=cameras)
     rng = np.random.default_rng(seed + 1)
     report = HistoryReport(since=world.start.isoformat(), until=world.end.isoformat())
-    handled: set[int] = set()
+    # Alarms already in the store (a live replay's) are left to the operators.
+    handled = {a.id for a in store.alarms(states=("open", "acknowledged"), limit=1_000_000)}
     for chunk in world.stream(batch):
         if not chunk:
             continue
