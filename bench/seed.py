@@ -25,7 +25,8 @@ import numpy as np
 
 from ioc.events import Event
 from ioc.store import Store
-from sample_feeds.generator.bulk import BulkWorld, Fleet, floor_hour
+from sample_feeds.generator.bulk import BulkWorld, floor_hour
+from sample_feeds.history import simulate_handling
 
 DEFAULT_DAYS = 30
 DEFAULT_BATCH = 20_000
@@ -55,29 +56,6 @@ class SeedReport:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return {**self.__dict__, "rows_per_s": round(self.rows_per_s)}
-
-
-def simulate_handling(
-    alarms: list[Any], fleets: dict[str, Fleet], end: datetime, rng: np.random.Generator
-) -> list[tuple[int, datetime | None, datetime | None, str]]:
-    """Acknowledge and resolve times for open alarms, slower in some provinces and for low severity."""
-    ack_median = {4: 45, 3: 120, 2: 420, 1: 1200, 0: 2400}
-    res_median = {4: 20 * 60, 3: 40 * 60, 2: 2.5 * 3600, 1: 10 * 3600, 0: 16 * 3600}
-    out = []
-    for a in alarms:
-        f = fleets.get(a.province)
-        factor = f.handling if f else 1.0
-        ack = a.opened_at + timedelta(
-            seconds=float(rng.lognormal(np.log(ack_median[a.severity] * factor), 0.9))
-        )
-        res = ack + timedelta(
-            seconds=float(rng.lognormal(np.log(res_median[a.severity] * factor), 0.8))
-        )
-        acked = ack if ack < end else None
-        resolved = res if res < end else None
-        if acked is not None:
-            out.append((a.id, acked, resolved, f"op-{a.province}-{a.id % 5}"))
-    return out
 
 
 def seed_store(

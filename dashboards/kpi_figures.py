@@ -33,9 +33,13 @@ from ioc.kpi import KpiDef, Point, format_number
 
 GOOD = "#3fb68b"
 BAD = "#ef4b4b"
-# Green is always "better": the scale is flipped for KPIs where lower is better.
-SCALE_HIGHER_BETTER = [[0.0, "#c8453c"], [0.5, "#e8c547"], [1.0, "#2e9e6f"]]
-SCALE_LOWER_BETTER = [[0.0, "#2e9e6f"], [0.5, "#e8c547"], [1.0, "#c8453c"]]
+# The map scale is colour-blind safe: orange is worse, blue is better, light in between (the
+# ColorBrewer PuOr/RdBu hues). Red against green, which a deuteranope or protanope cannot
+# tell apart, is not used. Blue is always "better": the scale flips for lower-is-better KPIs.
+WORSE_TO_BETTER = ("#e66101", "#fdb863", "#f7f7f7", "#92c5de", "#2166ac")
+SCALE_HIGHER_BETTER = [[i / 4, c] for i, c in enumerate(WORSE_TO_BETTER)]
+SCALE_LOWER_BETTER = [[i / 4, c] for i, c in enumerate(reversed(WORSE_TO_BETTER))]
+CVD_SAFE_SCALES = (SCALE_HIGHER_BETTER, SCALE_LOWER_BETTER)
 # The offline style of the live map, plus one empty source: Plotly.react prunes an empty
 # "sources" object on the second render, and MapLibre then rejects the style (map error,
 # no PNG export).

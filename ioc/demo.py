@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ioc.geo import geography
 from ioc.process import stop_on_sigterm
 from ioc.settings import Settings
 
@@ -64,8 +65,12 @@ def ensure_demo_users(settings: Settings) -> Path:
     return creds
 
 
-# Provinces whose synthetic village and camera registers the demo generates at first start.
-DEMO_REGISTER_PROVINCES = ("68", "46")
+# Provinces whose synthetic village and camera registers the demo generates at first start:
+# all of them (about 10 s), so the programmes page has national progress, not one province's.
+DEMO_REGISTER_PROVINCES = tuple(sorted(geography().provinces))
+# Months of synthetic history for every province, written once at first start (issue 16).
+DEMO_HISTORY_DAYS = 90
+DEMO_HISTORY_EVENTS = 300_000
 
 
 def ensure_demo_registers(settings: Settings) -> None:
@@ -81,13 +86,38 @@ def ensure_demo_registers(settings: Settings) -> None:
     args = ["registers", "generate", "--seed", "1"]
     for code in DEMO_REGISTER_PROVINCES:
         args += ["--province", code]
+    _first_start_step(settings, "registers", args)
+
+
+def ensure_demo_history(
+    settings: Settings, events: int | None = None, feed: Path | None = None
+) -> None:
+    """Write the months of history once (`ioc feeds history`), ending now where the replay starts.
+
+    The command keeps a marker in the store, so a restart adds nothing (about a second).
+    events: how many (None: DEMO_HISTORY_EVENTS; 0: no history). feed: the replayed feed,
+    whose cameras make its province's history (the wall then shows no history-only cameras).
+    """
+    events = DEMO_HISTORY_EVENTS if events is None else events
+    if events == 0:
+        return
+    click.echo(f"  history   {DEMO_HISTORY_DAYS} days for every province, once (under a minute)…")
+    args = ["feeds", "history", "--days", str(DEMO_HISTORY_DAYS)]
+    args += ["--events", str(events)]
+    if feed is not None:
+        args += ["--cameras-of", str(feed)]
+    _first_start_step(settings, "history", args)
+
+
+def _first_start_step(settings: Settings, label: str, args: list[str]) -> None:
+    """Run one `ioc` command of the first start; say what it did, or warn and go on."""
     done = subprocess.run(
         _ioc(settings, settings.mqtt_url, *args), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        logger.warning("could not generate the demo registers: %s", done.stderr[-500:])
+        logger.warning("demo %s failed: %s", label, done.stderr[-500:])
     else:
-        click.echo(f"  registers {done.stdout.strip()}")
+        click.echo(f"  {label:<9} {done.stdout.strip()}")
 
 
 def _ioc(settings: Settings, mqtt_url: str, *args: str) -> list[str]:
@@ -112,6 +142,7 @@ def run_demo(
     speed: str = "1",
     port: int | None = None,
     start: str = "07:00",
+    history_events: int | None = None,
 ) -> None:
     """Run broker, ingest, replay and web until interrupted."""
     from ioc.broker import embedded_broker
@@ -124,6 +155,9 @@ def run_demo(
     feed = feed or demo_feed_path()
     if not feed.is_file():
         raise click.ClickException(f"sample feed {feed} not found")
+    # Issue 16: KPIs with months behind them in every province; the replayed province's
+    # history comes from the feed's own cameras.
+    ensure_demo_history(settings, history_events, feed)
 
     broker = None
     if settings.mqtt_url == "embedded":

@@ -123,6 +123,67 @@ def feeds_validate(files: tuple[str, ...], max_errors: int) -> None:
         sys.exit(1)
 
 
+@feeds.command("history")
+@click.option(
+    "--events", "n_events", default=300_000, show_default=True, type=click.IntRange(min=1)
+)
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1, max=400))
+@click.option("--end", help="End of the history (ISO 8601 with zone; default: now).")
+@click.option("--seed", default=16, show_default=True, type=int, help="Same seed, same world.")
+@click.option(
+    "--cameras-of",
+    "feed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A feed whose cameras make its province's history (the feed a demo replays).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def feeds_history(
+    ctx: Ctx, n_events: int, days: int, end: str | None, seed: int, feed: Path | None, as_json: bool
+) -> None:
+    """Write months of SYNTHETIC history for every province into the store, once.
+
+    Through the ingest write path (KPI state, devices, alarms), then past alarms handled;
+    a store that already has its history is left as it is.
+    """
+    from datetime import UTC
+
+    from ioc.store import StoreError, open_store
+    from sample_feeds.history import feed_cameras, write_history
+
+    try:
+        until = parse_ts(end) if end else datetime.now(UTC)
+    except (FeedError, ValueError):
+        raise click.BadParameter(f"not an ISO 8601 time with zone: {end!r}", "--end") from None
+    cameras = None
+    if feed is not None:
+        try:
+            province, cams = feed_cameras(feed)
+        except FeedError as exc:
+            raise click.ClickException(str(exc)) from None
+        cameras = {province: cams} if province and cams else None
+    try:
+        store = open_store(ctx.settings.db_url, migrate=True)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        report = write_history(store, n_events, days=days, end=until, seed=seed, cameras=cameras)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    elif report.skipped:
+        click.echo("history already written to this store; nothing added")
+    else:
+        click.echo(
+            f"{report.inserted:,} events over {days} days ({report.since} .. {report.until}) "
+            f"in {report.seconds:,.1f} s; {report.alarms_opened:,} alarms, "
+            f"{report.alarms_handled:,} handled (synthetic, seed {seed})"
+        )
+
+
 # --- replay -------------------------------------------------------------------------
 
 

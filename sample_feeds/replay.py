@@ -479,6 +479,7 @@ class _Player:
         header = self.sources[0].reader.header
         zone = feed_zone(header.tz)
         lo0, _ = self.sources[0].window(k)
+        starts = [src.window(k)[0] for src in self.sources]
         shifts: list[timedelta] = []
         tag = 0
         last_rel: float | None = None
@@ -504,6 +505,10 @@ class _Player:
             if stop.is_set():
                 break
             shift = shifts[i] + self._compress(virtual) if shifts else None
+            if shift is not None and line.offset < starts[i]:
+                # Retained state caught up at the window start is state as of then: a status
+                # from the feed's midnight must not look 7 hours old when a 07:00 replay opens.
+                shift += timedelta(seconds=starts[i] - line.offset)
             publisher.publish(line.topic, self._payload(line, shift, tag), line.qos, line.retain)
             summary.publish_s = time.monotonic() - self.base
             summary.messages += 1

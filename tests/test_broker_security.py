@@ -494,10 +494,13 @@ def _stop(proc: subprocess.Popen[str], timeout: float) -> None:
 def test_demo_says_its_broker_is_anonymous(tmp_path):
     from ioc.broker import free_port
 
-    proc, out = _start_until_banner(tmp_path, "demo", "--port", str(free_port()), "--speed", "1")
+    proc, out = _start_until_banner(
+        tmp_path, "demo", "--port", str(free_port()), "--speed", "1", "--history-events", "2000"
+    )
     _stop(proc, 60)
     assert "ANONYMOUS" in out and "loopback only" in out, out
     assert "mqtt://127.0.0.1:" in out
+    assert "2,000 events over 90 days" in out, out  # the first start writes the history
 
 
 def test_ioc_broker_is_secure_by_default_and_ioc_devices_reloads_it(tmp_path):

@@ -85,7 +85,8 @@ def test_same_seed_same_day_and_a_shorter_feed_is_its_prefix(hue):
     assert hue.lines[n].offset >= 7200
     other = generate_day("46", seed=2, hours=2)
     assert [x.to_json() for x in other.lines] != [x.to_json() for x in short.lines]
-    assert other.lines[-1].obj["id"].startswith("46-20261120s2-")
+    last_event = next(x for x in reversed(other.lines) if not x.retain)  # statuses have no id
+    assert last_event.obj["id"].startswith("46-20261120s2-")
 
 
 def test_every_required_kind_is_there(hue):
@@ -108,6 +109,45 @@ def test_every_device_has_a_retained_status_at_the_start(hue, events):
     at_start = {line.obj["source"] for line in hue.lines if line.retain and line.offset == 0}
     assert {e.source for _, e in events} <= at_start
     assert all(is_status_topic(line.topic) for line in hue.lines if line.retain)
+
+
+def test_cameras_report_health_every_few_minutes_offline_while_down(hue, events):
+    from sample_feeds.generator.camera_health import HEARTBEAT_S
+
+    beats: dict[str, list] = defaultdict(list)
+    for line in hue.lines:
+        if line.retain and line.obj["source"].startswith("cam-"):
+            beats[line.obj["source"]].append(line)
+    assert len(beats) >= 50
+    end = hue.lines[-1].offset
+    for lines in beats.values():
+        times = [x.offset for x in lines]
+        # Never silent longer than the heartbeat: well inside the wall's 15 minutes.
+        assert (
+            max(b - a for a, b in zip([0, *times], [*times, end], strict=True))
+            <= HEARTBEAT_S
+            < 15 * 60
+        )
+        for x in lines:
+            assert datetime.fromisoformat(x.obj["ts"]).timestamp() == (
+                hue.header.start.timestamp() + x.offset
+            )  # a fresh ts each time
+    # While an offline condition lasts the reports say offline, and only then.
+    down: dict[str, list] = defaultdict(list)
+    opened = {}
+    for t, e in events:
+        if e.kind == "camera.offline":
+            if e.attrs["state"] == "opened":
+                opened[e.source] = t
+            else:
+                down[e.source].append((opened.pop(e.source), t))
+    assert down
+    for source, spans in down.items():
+        for x in beats[source]:
+            inside = any(lo < x.offset < hi for lo, hi in spans)
+            outside = not any(lo <= x.offset <= hi for lo, hi in spans)
+            if inside or outside:
+                assert x.obj["state"] == ("offline" if inside else "online"), (source, x.offset)
 
 
 def test_buses_run_a_timetable_with_positions_every_ten_seconds(events):

@@ -379,3 +379,26 @@ def test_feeds_cli_generate_info_validate(tmp_path):
     assert result.exit_code == 1 and "0 valid, 1 invalid" in result.output
     result = runner.invoke(cli, ["feeds", "generate", "--province", "99", "--out", str(out)])
     assert result.exit_code == 2 and "unknown province" in result.output
+
+
+@pytest.mark.mqtt
+def test_state_caught_up_at_the_window_start_is_stamped_then(mqtt_broker, tmp_path):
+    # A status from the feed's midnight, caught up when a 07:00 replay opens: rebased, it is
+    # stamped at the replay start (state as of then), never 7 hours before it.
+    start = datetime(2026, 11, 19, 17, tzinfo=UTC)
+    feed = tmp_path / "morning.jsonl"
+    with FeedWriter(feed, FeedHeader(start, duration_s=86400.0)) as w:
+        w.write(FeedLine(0, "ioc/v1/46/status/cam", 1, True,
+                         obj={"source": "cam", "state": "online", "ts": "2026-11-19T17:00:00Z"}))  # fmt: skip
+        ts = (start + timedelta(hours=7, minutes=5)).isoformat().replace("+00:00", "Z")
+        w.write(FeedLine(7 * 3600 + 300, "ioc/v1/46/x/cam/h", 1, False,
+                         obj={"id": "e", "kind": "x.h", "ts": ts}))  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    thread, _ = _record_in_thread(mqtt_broker, out, max_messages=2, idle=5)
+    anchor = datetime(2030, 6, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
+    replay([feed], mqtt_broker.url, speed=None, start="07:00", rebase_at=anchor)
+    thread.join(30)
+    got = [x.obj for x in read_lines(out)]
+    assert [o.get("state") for o in got] == ["online", None]
+    assert datetime.fromisoformat(got[0]["ts"]) == anchor
+    assert datetime.fromisoformat(got[1]["ts"]) == anchor + timedelta(minutes=5)

@@ -78,3 +78,60 @@ def test_map_hover_names_how_each_population_was_made(kpi_store):  # noqa: F811
     # One denominator: the province's communes add up to the province's population.
     g = geography()
     assert sum(r.population for r in payload.rows) == g.province("08").population
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1: full deuteranopia and protanopia,
+# applied to linear RGB.
+CVD = {
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+}  # fmt: skip
+
+
+def _lab(colour: str, vision: str | None = None):
+    import numpy as np
+
+    v = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    rgb = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    if vision:
+        rgb = np.clip(np.array(CVD[vision]) @ rgb, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ rgb / np.array([0.95047, 1.0, 1.08883])  # fmt: skip
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _worse_better_apart(scale, vision: str | None) -> float:
+    import numpy as np
+
+    return float(np.linalg.norm(_lab(scale[0][1], vision) - _lab(scale[-1][1], vision)))
+
+
+def test_map_scale_is_colour_blind_safe_and_blue_is_better(kpi_store):  # noqa: F811
+    from dashboards.kpi_figures import (
+        CVD_SAFE_SCALES,
+        SCALE_HIGHER_BETTER,
+        SCALE_LOWER_BETTER,
+        colour_for,
+        kpi_map_figure,
+    )
+
+    w = kpi.make_window("24h", NOW)
+    for kpi_id, want in (("security_incidents", SCALE_LOWER_BETTER),
+                         ("camera_availability", SCALE_HIGHER_BETTER)):  # fmt: skip
+        payload = map_payload(kpi_store, kpi_id, w, None, compare=False)
+        scale = kpi_map_figure(payload, "vi")["data"][0]["colorscale"]
+        assert scale in CVD_SAFE_SCALES and scale == want, kpi_id
+    # The better end is the blue one either way; the report's colours follow the same scale.
+    assert SCALE_LOWER_BETTER[0][1] == SCALE_HIGHER_BETTER[-1][1] == "#2166ac"
+    assert colour_for(0.0, 0.0, 10.0, "lower") == colour_for(10.0, 0.0, 10.0, "higher")
+    for scale in CVD_SAFE_SCALES:
+        for vision in (None, *CVD):
+            # Worse and better stay far apart (CIE76 ΔE) with full red or green blindness.
+            assert _worse_better_apart(scale, vision) > 60, vision
+    # The old red-yellow-green scale fails the same check: the test can tell them apart.
+    old = [[0.0, "#c8453c"], [0.5, "#e8c547"], [1.0, "#2e9e6f"]]
+    assert _worse_better_apart(old, None) > 60
+    assert _worse_better_apart(old, "deuteranopia") < 30

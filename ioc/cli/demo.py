@@ -18,14 +18,28 @@ from ioc.cli.context import Ctx, pass_ctx
     show_default=True,
     help="Feed time of day to start at (HH:MM, or 'now' to follow the clock).",
 )
+@click.option(
+    "--history-events",
+    type=click.IntRange(min=0),
+    help="Events of synthetic history written at first start (default 300,000; 0: none).",
+)
 @pass_ctx
-def demo(ctx: Ctx, feed: str | None, speed: str, port: int | None, start: str) -> None:
+def demo(
+    ctx: Ctx, feed: str | None, speed: str, port: int | None, start: str, history_events: int | None
+) -> None:
     """Run broker, ingest, a looping sample feed and the web app together."""
     from pathlib import Path
 
     from ioc.demo import run_demo
 
-    run_demo(ctx.settings, feed=Path(feed) if feed else None, speed=speed, port=port, start=start)
+    run_demo(
+        ctx.settings,
+        feed=Path(feed) if feed else None,
+        speed=speed,
+        port=port,
+        start=start,
+        history_events=history_events,
+    )
 
 
 @click.command()

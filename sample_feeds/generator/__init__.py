@@ -28,7 +28,7 @@ from sample_feeds.generator.timeline import Timeline
 from sample_feeds.generator.transport import buses_for, generate_transport
 from sample_feeds.generator.world import World, build_world
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: camera health heartbeats every 10 minutes
 DEFAULT_DAY = date(2026, 11, 20)
 SYNTHETIC_NOTE = (
     "Synthetic: every device, event, plate and measurement is generated; only commune "

@@ -55,6 +55,7 @@ class BulkWorld:
         mix: dict[str, float] | None = None,
         snapshots: bool = False,
         id_prefix: str | None = None,
+        cameras: dict[str, list[tuple[str, str]]] | None = None,
     ) -> None:
         if end <= start:
             raise ValueError("end must be after start")
@@ -74,6 +75,12 @@ class BulkWorld:
         self.snapshots = snapshots
         self.id_prefix = id_prefix or f"seed{seed}"
         self.fleets = {p: self._fleet(p) for p in self.all_provinces}
+        # A province's own cameras, (source, ward), e.g. those of the feed a demo replays: its
+        # history then comes from the cameras the replay keeps alive. Other fleets are unchanged.
+        for p, cams in (cameras or {}).items():
+            f = self.fleets[p]
+            f.camera_reliability = np.resize(f.camera_reliability, len(cams))
+            f.cameras = list(cams)
         self.dead = self._dead_devices()
         self.camera_free: dict[str, float] = {}
         self.serial = 0

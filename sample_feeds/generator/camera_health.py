@@ -8,6 +8,7 @@ A camera that is offline, frozen or covered detects nothing meanwhile.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 
 from sample_feeds.generator.power import Outage
@@ -34,6 +35,9 @@ METRICS = {
     "camera.scene_change": ((0.2, 0.45), (0.88, 0.97)),
 }
 RAINY_LENSES = {"46": 6}
+# A bridge reports each camera's health this often (the retained status, with a fresh ts),
+# well inside the 15 minutes after which the camera wall calls a silent camera silent.
+HEARTBEAT_S = 600  # every 5 min would take the Lâm Đồng feed over its 5 MB budget
 VENDOR_EVENTS = {
     ("hikvision", "camera.offline"): "videoloss",
     ("dahua", "camera.offline"): "VideoLoss",
@@ -164,12 +168,28 @@ def camera_device(cam: Camera) -> Device:
     return Device(cam.source, "camera", cam.name, cam.lat, cam.lon)
 
 
+def emit_heartbeats(tl: Timeline, world: World, plan: HealthPlan) -> None:
+    """Every HEARTBEAT_S the bridge's health report per camera: 'offline' during an offline
+    condition, else 'online'. Each camera has its own phase (from its id, so the day's other
+    messages are unchanged), as bridges polling their cameras in turn have."""
+    for cam in world.cameras:
+        device = camera_device(cam)
+        down = [(c.start, c.end) for c in plan.by_camera.get(cam.source, [])
+                if c.kind == "camera.offline"]  # fmt: skip
+        t = zlib.crc32(cam.source.encode()) % HEARTBEAT_S
+        while t < tl.duration_s:
+            off = any(start <= t < end for start, end in down)
+            tl.status(t, device, "offline" if off else "online")
+            t += HEARTBEAT_S
+
+
 def emit_health(
     rng: random.Random, tl: Timeline, world: World, plan: HealthPlan, day_tag: str
 ) -> None:
-    """Opened/closed events per condition, and the offline/online status changes."""
+    """Opened/closed events per condition, the offline/online status changes and heartbeats."""
     for cam in world.cameras:
         tl.status(0, camera_device(cam), "online")
+    emit_heartbeats(tl, world, plan)
     numbers: dict[str, int] = {}
     for cond in plan.all():
         cam = cond.camera
