@@ -97,32 +97,24 @@ def filter_bar(
             ),
         ),
     ]
-    if with_domain:
-        fields.append(
-            _field(
-                t("filter.domain", lang),
-                dcc.Dropdown(
-                    id=f"{prefix}-domain",
-                    options=domain_options(lang),
-                    value=domain,
-                    clearable=False,
-                    className="dropdown",
-                ),
+    optional = (
+        ("domain", with_domain, domain_options, domain),
+        ("severity", with_severity, severity_options, severity),
+    )
+    for name, wanted, options, value in optional:
+        if wanted:
+            fields.append(
+                _field(
+                    t(f"filter.{name}", lang),
+                    dcc.Dropdown(
+                        id=f"{prefix}-{name}",
+                        options=options(lang),
+                        value=value,
+                        clearable=False,
+                        className="dropdown",
+                    ),
+                )
             )
-        )
-    if with_severity:
-        fields.append(
-            _field(
-                t("filter.severity", lang),
-                dcc.Dropdown(
-                    id=f"{prefix}-severity",
-                    options=severity_options(lang),
-                    value=severity,
-                    clearable=False,
-                    className="dropdown",
-                ),
-            )
-        )
     return html.Div(fields + (extra or []), className="filter-bar")
 
 
