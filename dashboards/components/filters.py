@@ -74,47 +74,29 @@ def filter_bar(
     extra: list[Any] | None = None,
 ) -> html.Div:
     """Dropdowns with ids {prefix}-province, -commune, -domain, -severity."""
+
+    def dropdown(name: str, options: list[dict[str, Any]], value: Any, **kw: Any) -> html.Label:
+        control = dcc.Dropdown(
+            id=f"{prefix}-{name}", options=options, value=value, clearable=False, **kw
+        )
+        return _field(t(f"filter.{name}", lang), control)
+
     fields = [
-        _field(
-            t("filter.province", lang),
-            dcc.Dropdown(
-                id=f"{prefix}-province",
-                options=province_options(user, lang),
-                value=province,
-                clearable=False,
-                disabled=user.province is not None,
-                className="dropdown",
-            ),
+        dropdown(
+            "province",
+            province_options(user, lang),
+            province,
+            disabled=user.province is not None,
+            className="dropdown",
         ),
-        _field(
-            t("filter.commune", lang),
-            dcc.Dropdown(
-                id=f"{prefix}-commune",
-                options=commune_options(province, lang),
-                value=ward,
-                clearable=False,
-                className="dropdown dropdown-wide",
-            ),
+        dropdown(
+            "commune", commune_options(province, lang), ward, className="dropdown dropdown-wide"
         ),
     ]
-    optional = (
-        ("domain", with_domain, domain_options, domain),
-        ("severity", with_severity, severity_options, severity),
-    )
-    for name, wanted, options, value in optional:
-        if wanted:
-            fields.append(
-                _field(
-                    t(f"filter.{name}", lang),
-                    dcc.Dropdown(
-                        id=f"{prefix}-{name}",
-                        options=options(lang),
-                        value=value,
-                        clearable=False,
-                        className="dropdown",
-                    ),
-                )
-            )
+    if with_domain:
+        fields.append(dropdown("domain", domain_options(lang), domain, className="dropdown"))
+    if with_severity:
+        fields.append(dropdown("severity", severity_options(lang), severity, className="dropdown"))
     return html.Div(fields + (extra or []), className="filter-bar")
 
 
