@@ -32,11 +32,7 @@ class Services:
     @property
     def store(self) -> Store:
         """The store, opened (and migrated) on the first request that needs it."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = _open(self.settings.db_url, migrate=True)
-        return self._store
+        return self._opened("_store", self.settings.db_url, migrate=True)
 
     @property
     def reads(self) -> Store:
@@ -44,11 +40,18 @@ class Services:
         when one is configured, else the store. Sessions, alarms and writes use `store`."""
         if not self.settings.db_read_url:
             return self.store
-        if self._reads is None:
+        return self._opened("_reads", self.settings.db_read_url, migrate=False)
+
+    def _opened(self, attr: str, url: str, *, migrate: bool) -> Store:
+        """The store kept in attr, opened once (under the lock) by the first caller."""
+        store: Store | None = getattr(self, attr)
+        if store is None:
             with self._lock:
-                if self._reads is None:
-                    self._reads = _open(self.settings.db_read_url, migrate=False)
-        return self._reads
+                store = getattr(self, attr)
+                if store is None:
+                    store = _open(url, migrate=migrate)
+                    setattr(self, attr, store)
+        return store
 
     @property
     def snapshot_dir(self) -> Path:

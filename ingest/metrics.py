@@ -128,21 +128,21 @@ class WorkerMetrics:
         self.stats = stats
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_StatsCollector(stats))
-        self.batch_size = Histogram(
-            "ioc_ingest_batch_size",
-            "Messages per committed batch.",
-            ["worker"],
-            buckets=BATCH_SIZE_BUCKETS,
-            registry=self.registry,
-        ).labels(stats.worker_id)
-        self.batch_seconds = Histogram(
+        self.batch_size = self._histogram(
+            "ioc_ingest_batch_size", "Messages per committed batch.", BATCH_SIZE_BUCKETS
+        )
+        self.batch_seconds = self._histogram(
             "ioc_ingest_batch_seconds",
             "Time from the first write of a batch to its commit (retries included).",
-            ["worker"],
-            buckets=BATCH_SECONDS_BUCKETS,
-            registry=self.registry,
-        ).labels(stats.worker_id)
+            BATCH_SECONDS_BUCKETS,
+        )
         self._server: Any = None
+
+    def _histogram(self, name: str, doc: str, buckets: tuple[float, ...]) -> Any:
+        """A histogram of this worker's registry, labelled with its worker id."""
+        return Histogram(name, doc, ["worker"], buckets=buckets, registry=self.registry).labels(
+            self.stats.worker_id
+        )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Expose /metrics on host:port in a background thread."""

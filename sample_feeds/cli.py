@@ -6,10 +6,11 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -187,6 +188,14 @@ def feeds_history(
 # --- replay -------------------------------------------------------------------------
 
 
+def _progress_and_summary(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--quiet (no progress bar) and --json (the summary as JSON) of a long-running command."""
+    command = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")(
+        command
+    )
+    return click.option("--quiet", is_flag=True, help="No progress bar.")(command)
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -227,8 +236,7 @@ def feeds_history(
     help="Like --rebase-time but to this instant "
     "(repeatable: the same instant publishes identical messages).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_progress_and_summary
 @pass_ctx
 def replay(
     ctx: Ctx,
@@ -319,8 +327,7 @@ def replay(
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after S seconds without a message.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_progress_and_summary
 @pass_ctx
 def record(
     ctx: Ctx,

@@ -10,10 +10,27 @@ import time
 from datetime import timedelta
 
 from ioc.auth import AuthError, LoginPolicy, LoginThrottled, authenticate, hash_password
-from ioc.store import open_store
+from ioc.store import Store, open_store
 
 FREE = 5
 THROTTLED_TRIES = 200
+
+
+def _timed_tries(store: Store, policy: LoginPolicy, tries: int, *, throttled: bool) -> list[float]:
+    """Seconds of each wrong-password login, sorted; each must be throttled or each refused."""
+    times: list[float] = []
+    for _ in range(tries):
+        began = time.perf_counter()
+        try:
+            authenticate(store, "victim", "sai-mat-khau-xx", source="203.0.113.9", policy=policy)
+        except LoginThrottled:
+            if not throttled:
+                raise SystemExit("throttled before the free failures were used") from None
+        except AuthError:
+            if throttled:
+                raise
+        times.append(time.perf_counter() - began)
+    return sorted(times)
 
 
 def main(url: str) -> None:
@@ -21,26 +38,8 @@ def main(url: str) -> None:
     store = open_store(url, migrate=True)
     store.add_user("victim", hash_password("mat-khau-dung-1"), "operator")
     policy = LoginPolicy(free_failures=FREE, base=timedelta(seconds=60))
-    failed: list[float] = []
-    for _ in range(FREE):
-        began = time.perf_counter()
-        try:
-            authenticate(store, "victim", "sai-mat-khau-xx", source="203.0.113.9", policy=policy)
-        except LoginThrottled:
-            raise SystemExit("throttled before the free failures were used") from None
-        except AuthError:
-            pass
-        failed.append(time.perf_counter() - began)
-    throttled: list[float] = []
-    for _ in range(THROTTLED_TRIES):
-        began = time.perf_counter()
-        try:
-            authenticate(store, "victim", "sai-mat-khau-xx", source="203.0.113.9", policy=policy)
-        except LoginThrottled:
-            pass
-        throttled.append(time.perf_counter() - began)
-    failed.sort()
-    throttled.sort()
+    failed = _timed_tries(store, policy, FREE, throttled=False)
+    throttled = _timed_tries(store, policy, THROTTLED_TRIES, throttled=True)
     print(
         f"{store.backend}: failed login median {failed[len(failed) // 2] * 1000:.1f} ms; "
         f"throttled median {throttled[len(throttled) // 2] * 1000:.2f} ms, "

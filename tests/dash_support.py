@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from store_support import DALAT, HUE, validated_event
+
 from ioc.auth import hash_password
 from ioc.events import Event
 from ioc.settings import Settings, load_settings
 from ioc.store import Store, open_store
 
 PASSWORD = "mat-khau-thu-nghiem"
-DALAT = (11.94, 108.44)
-HUE = (16.46, 107.59)
 _ids = itertools.count(1)
 
 
@@ -36,19 +36,15 @@ def ev(
     id: str | None = None,
 ) -> Event:
     """A validated event (ward derived from lat/lon like ingest does)."""
-    lat, lon = at or (DALAT if province == "68" else HUE)
-    return Event.model_validate(
-        {
-            "id": id or f"t-{next(_ids)}-{source}",
-            "ts": (ts or datetime.now(UTC)).isoformat(),
-            "source": source,
-            "kind": kind,
-            "severity": severity,
-            "province": province,
-            "lat": lat,
-            "lon": lon,
-            "attrs": attrs or {},
-        }
+    return validated_event(
+        id or f"t-{next(_ids)}-{source}",
+        ts or datetime.now(UTC),
+        kind,
+        source=source,
+        severity=severity,
+        province=province,
+        at=at,
+        attrs=attrs or {},
     )
 
 

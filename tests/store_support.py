@@ -26,10 +26,37 @@ def store_event(
 ) -> Event:
     """Event e-{i}; lat/lon in Đà Lạt for Lâm Đồng (68), else in Huế, unless `at` is given."""
     attrs = kw.pop("attrs", {"camera": source, "confidence": 0.9})
-    lat, lon = kw.pop("at", DALAT if province == "68" else HUE)
+    at = kw.pop("at", None)
+    return validated_event(
+        f"e-{i}",
+        ts,
+        kind,
+        source=source,
+        severity=severity,
+        province=province,
+        at=at,
+        attrs=attrs,
+        **kw,
+    )
+
+
+def validated_event(
+    event_id: str,
+    ts: datetime,
+    kind: str,
+    *,
+    source: str,
+    severity: int,
+    province: str,
+    at: tuple[float, float] | None,
+    attrs: dict[str, Any],
+    **kw: Any,
+) -> Event:
+    """An event validated like ingest does; at None: Đà Lạt for Lâm Đồng (68), else Huế."""
+    lat, lon = at or (DALAT if province == "68" else HUE)
     return Event.model_validate(
         {
-            "id": f"e-{i}",
+            "id": event_id,
             "ts": ts.isoformat(),
             "source": source,
             "kind": kind,

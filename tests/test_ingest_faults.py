@@ -93,16 +93,22 @@ def store(store_url: str) -> Iterator[Store]:
 # --- a worker killed with SIGKILL -------------------------------------------------------------
 
 
-def test_sigkill_mid_stream_then_restart_stores_every_event_once(
-    mqtt_broker, store, store_url, tmp_path
-):
-    n = 15000
-    wire = to_wire(make_events(n, run_id="kill"))
+def _mid_stream(mqtt_broker, store_url, tmp_path, n: int, run_id: str):
+    """A worker (batches of 500) and a feed of n events, once 3000 of them are written."""
+    wire = to_wire(make_events(n, run_id=run_id))
     worker = ingest(store_url, mqtt_broker.url, tmp_path, "--batch-size", "500").start()
     worker.wait_ready()
     feed = Feed(mqtt_broker.url, wire)
     feed.start()
     worker.wait_until(lambda m: m.get("ioc_ingest_written_total", 0) >= 3000, timeout=60)
+    return worker, feed
+
+
+def test_sigkill_mid_stream_then_restart_stores_every_event_once(
+    mqtt_broker, store, store_url, tmp_path
+):
+    n = 15000
+    worker, feed = _mid_stream(mqtt_broker, store_url, tmp_path, n, "kill")
     worker.kill()
     killed_at = store.count_events()
     assert 0 < killed_at < n, "the kill must land mid-stream"
@@ -236,12 +242,7 @@ def test_postgres_outage_mid_stream_holds_bounded_backlog_and_loses_nothing(
 
 def test_broker_restart_mid_stream_loses_nothing(mqtt_broker, store, store_url, tmp_path):
     n = 15000
-    wire = to_wire(make_events(n, run_id="brk"))
-    worker = ingest(store_url, mqtt_broker.url, tmp_path, "--batch-size", "500").start()
-    worker.wait_ready()
-    feed = Feed(mqtt_broker.url, wire)
-    feed.start()
-    worker.wait_until(lambda m: m.get("ioc_ingest_written_total", 0) >= 3000, timeout=60)
+    worker, feed = _mid_stream(mqtt_broker, store_url, tmp_path, n, "brk")
     mqtt_broker.restart()  # SIGTERM: Mosquitto saves sessions and queued messages
     assert feed.finish() == n
     assert wait_stored(store, n, worker) == n

@@ -158,6 +158,14 @@ def test_broker_kill_with_the_shipped_config_loses_at_most_the_autosave_bound(sq
     store.close()
 
 
+def _wait_layouts(store: Store, layouts: list[int], worker) -> None:
+    """Wait up to a minute for the layouts recorded for `lay` to become these."""
+    deadline = time.monotonic() + 60
+    while store.ingest_layouts("lay") != layouts and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.ingest_layouts("lay") == layouts, worker.log_tail()
+
+
 @pytest.mark.mqtt
 @pytest.mark.slow
 def test_changing_the_number_of_workers_drains_the_old_sessions(
@@ -182,19 +190,13 @@ def test_changing_the_number_of_workers_drains_the_old_sessions(
     four.wait_ready()
     publish(2)  # the new sessions were created before the old ones were drained
     assert wait_stored(store, 6000, four) == 6000
-    deadline = time.monotonic() + 60
-    while store.ingest_layouts("lay") != [4] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert store.ingest_layouts("lay") == [4], four.log_tail()
+    _wait_layouts(store, [4], four)
     assert four.terminate() == 0
     publish(3)  # offline again: only the 4-worker sessions hold it
     one = ingest(store_url, mqtt_broker.url, tmp_path, workers=1, name="lay").start()
     one.wait_ready()
     assert wait_stored(store, 8000, one) == 8000
-    deadline = time.monotonic() + 60
-    while store.ingest_layouts("lay") != [1] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert store.ingest_layouts("lay") == [1], one.log_tail()
+    _wait_layouts(store, [1], one)
     assert one.terminate() == 0
     time.sleep(0.5)
     assert store.count_events() == 8000

@@ -81,11 +81,18 @@ def test_a_data_change_gives_a_new_answer(env):
     assert seen[0] == "cam-new-68", "newest first"
 
 
-def test_sessions_of_one_scope_share_one_render(env):
+def _two_sessions(env, first: str, second: str):
+    """The app's render cache and two logged-in browser sessions (client, CSRF token)."""
     app, _store = env
-    render = app.server.extensions["ioc"].render
-    a, b = app.server.test_client(), app.server.test_client()
-    csrf_a, csrf_b = login(a, "op68"), login(b, "op68b")
+    sessions = []
+    for username in (first, second):
+        client = app.server.test_client()
+        sessions.append((client, login(client, username)))
+    return app.server.extensions["ioc"].render, *sessions
+
+
+def test_sessions_of_one_scope_share_one_render(env):
+    render, (a, csrf_a), (b, csrf_b) = _two_sessions(env, "op68", "op68b")
     _s, first = feed(a, csrf_a)
     misses = render.misses
     _s, second = feed(b, csrf_b)
@@ -94,10 +101,7 @@ def test_sessions_of_one_scope_share_one_render(env):
 
 
 def test_two_scopes_never_share_an_answer(env):
-    app, _store = env
-    render = app.server.extensions["ioc"].render
-    a, b = app.server.test_client(), app.server.test_client()
-    csrf_a, csrf_b = login(a, "op68"), login(b, "op46")
+    render, (a, csrf_a), (b, csrf_b) = _two_sessions(env, "op68", "op46")
     _s, lam_dong = feed(a, csrf_a)
     assert sources(lam_dong) and not [s for s in sources(lam_dong) if "hue" in s]
     # op46 asks for "all" (as a national page would): scoped to 46, never 68's answer.

@@ -74,55 +74,29 @@ def filter_bar(
     extra: list[Any] | None = None,
 ) -> html.Div:
     """Dropdowns with ids {prefix}-province, -commune, -domain, -severity."""
+
+    def dropdown(name: str, options: list[dict[str, Any]], value: Any, **kw: Any) -> html.Label:
+        control = dcc.Dropdown(
+            id=f"{prefix}-{name}", options=options, value=value, clearable=False, **kw
+        )
+        return _field(t(f"filter.{name}", lang), control)
+
     fields = [
-        _field(
-            t("filter.province", lang),
-            dcc.Dropdown(
-                id=f"{prefix}-province",
-                options=province_options(user, lang),
-                value=province,
-                clearable=False,
-                disabled=user.province is not None,
-                className="dropdown",
-            ),
+        dropdown(
+            "province",
+            province_options(user, lang),
+            province,
+            disabled=user.province is not None,
+            className="dropdown",
         ),
-        _field(
-            t("filter.commune", lang),
-            dcc.Dropdown(
-                id=f"{prefix}-commune",
-                options=commune_options(province, lang),
-                value=ward,
-                clearable=False,
-                className="dropdown dropdown-wide",
-            ),
+        dropdown(
+            "commune", commune_options(province, lang), ward, className="dropdown dropdown-wide"
         ),
     ]
     if with_domain:
-        fields.append(
-            _field(
-                t("filter.domain", lang),
-                dcc.Dropdown(
-                    id=f"{prefix}-domain",
-                    options=domain_options(lang),
-                    value=domain,
-                    clearable=False,
-                    className="dropdown",
-                ),
-            )
-        )
+        fields.append(dropdown("domain", domain_options(lang), domain, className="dropdown"))
     if with_severity:
-        fields.append(
-            _field(
-                t("filter.severity", lang),
-                dcc.Dropdown(
-                    id=f"{prefix}-severity",
-                    options=severity_options(lang),
-                    value=severity,
-                    clearable=False,
-                    className="dropdown",
-                ),
-            )
-        )
+        fields.append(dropdown("severity", severity_options(lang), severity, className="dropdown"))
     return html.Div(fields + (extra or []), className="filter-bar")
 
 

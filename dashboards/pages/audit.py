@@ -58,6 +58,20 @@ def _field(label: str, control: Any) -> html.Label:
     return html.Label([html.Span(label, className="field-label"), control], className="field")
 
 
+def _text(input_id: str, max_length: int, **kw: Any) -> dcc.Input:
+    """A filter text box, read when the user leaves it or presses Enter."""
+    return dcc.Input(
+        id=input_id, type="text", maxLength=max_length, className="input", debounce=True, **kw
+    )
+
+
+def _choice(dropdown_id: str, options: list[dict[str, Any]], value: Any) -> dcc.Dropdown:
+    """A filter dropdown that always has a value."""
+    return dcc.Dropdown(
+        id=dropdown_id, options=options, value=value, clearable=False, className="dropdown"
+    )
+
+
 @page(PERMISSION)
 def layout(user: User, lang: str, **_: Any) -> html.Div:
     """Filters, the newest records, and an export button."""
@@ -72,43 +86,22 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
                 [
                     _field(
                         tx("actor", lang),
-                        dcc.Input(
-                            id="audit-actor",
-                            type="text",
-                            maxLength=MAX_FILTER_TEXT,
-                            className="input",
-                            debounce=True,
-                        ),
+                        _text("audit-actor", MAX_FILTER_TEXT),
                     ),
                     _field(
                         tx("action", lang),
-                        dcc.Dropdown(
-                            id="audit-action",
-                            options=actions,
-                            value=ALL,
-                            clearable=False,
-                            className="dropdown",
-                        ),
+                        _choice("audit-action", actions, ALL),
                     ),
                     _field(
                         tx("since", lang),
-                        dcc.Input(
-                            id="audit-since",
-                            type="text",
-                            placeholder="YYYY-MM-DD",
-                            maxLength=10,
-                            className="input",
-                            debounce=True,
-                        ),
+                        _text("audit-since", 10, placeholder="YYYY-MM-DD"),
                     ),
                     _field(
                         tx("limit", lang),
-                        dcc.Dropdown(
-                            id="audit-limit",
-                            options=[{"label": str(n), "value": n} for n in LIMITS],
-                            value=DEFAULT_LIMIT,
-                            clearable=False,
-                            className="dropdown",
+                        _choice(
+                            "audit-limit",
+                            [{"label": str(n), "value": n} for n in LIMITS],
+                            DEFAULT_LIMIT,
                         ),
                     ),
                     html.Button(

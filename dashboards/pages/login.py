@@ -23,6 +23,17 @@ def error_text(error: str | None, wait: str | None, lang: str) -> str | None:
     return t("login.error", lang)
 
 
+def _field(label: str, name: str, **kw: Any) -> html.Label:
+    """A labelled, required form input posted as `name` (id login-{name})."""
+    return html.Label(
+        [
+            html.Span(label, className="field-label"),
+            dcc.Input(id=f"login-{name}", name=name, required=True, className="input", **kw),
+        ],
+        className="field",
+    )
+
+
 def layout(
     error: str | None = None, next: str | None = None, wait: str | None = None, **_: Any
 ) -> html.Div:
@@ -44,36 +55,20 @@ def layout(
                 )
                 if error
                 else None,
-                html.Label(
-                    [
-                        html.Span(t("login.username", lang), className="field-label"),
-                        dcc.Input(
-                            id="login-username",
-                            name="username",
-                            type="text",
-                            autoComplete="username",
-                            required=True,
-                            autoFocus=True,
-                            maxLength=64,
-                            className="input",
-                        ),
-                    ],
-                    className="field",
+                _field(
+                    t("login.username", lang),
+                    "username",
+                    type="text",
+                    autoComplete="username",
+                    autoFocus=True,
+                    maxLength=64,
                 ),
-                html.Label(
-                    [
-                        html.Span(t("login.password", lang), className="field-label"),
-                        dcc.Input(
-                            id="login-password",
-                            name="password",
-                            type="password",
-                            autoComplete="current-password",
-                            required=True,
-                            maxLength=256,
-                            className="input",
-                        ),
-                    ],
-                    className="field",
+                _field(
+                    t("login.password", lang),
+                    "password",
+                    type="password",
+                    autoComplete="current-password",
+                    maxLength=256,
                 ),
                 dcc.Input(type="hidden", name="next", value=target, id="login-next"),
                 html.Button(

@@ -51,6 +51,19 @@ def _feed_label(feed: Feed) -> str:
     return " · ".join(parts)
 
 
+def _time_field(label: str, input_id: str, placeholder: str) -> html.Label:
+    """A labelled HH:MM text box for one end of the replay window."""
+    return html.Label(
+        [
+            html.Span(label, className="field-label"),
+            dcc.Input(
+                id=input_id, type="text", placeholder=placeholder, maxLength=5, className="input"
+            ),
+        ],
+        className="field",
+    )
+
+
 def _allowed_feeds(user: User) -> list[Feed]:
     feeds = list_feeds(services().settings.data_dir)
     if user.province is None:
@@ -112,36 +125,8 @@ def layout(user: User, lang: str, **_: Any) -> html.Div:
                                         ],
                                         className="field",
                                     ),
-                                    html.Label(
-                                        [
-                                            html.Span(
-                                                t("replay.from", lang), className="field-label"
-                                            ),
-                                            dcc.Input(
-                                                id="replay-from",
-                                                type="text",
-                                                placeholder="00:00",
-                                                maxLength=5,
-                                                className="input",
-                                            ),
-                                        ],
-                                        className="field",
-                                    ),
-                                    html.Label(
-                                        [
-                                            html.Span(
-                                                t("replay.to", lang), className="field-label"
-                                            ),
-                                            dcc.Input(
-                                                id="replay-until",
-                                                type="text",
-                                                placeholder="24:00",
-                                                maxLength=5,
-                                                className="input",
-                                            ),
-                                        ],
-                                        className="field",
-                                    ),
+                                    _time_field(t("replay.from", lang), "replay-from", "00:00"),
+                                    _time_field(t("replay.to", lang), "replay-until", "24:00"),
                                 ],
                                 className="row",
                             ),

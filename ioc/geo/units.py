@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -63,12 +63,27 @@ def _float_or_none(text: str) -> float | None:
     return float(text) if text else None
 
 
+U = TypeVar("U")
+
+
 def _normalise_code(code: object, width: int) -> str:
     # Codes are zero-padded digit strings; "1" or 1 means "01" but "001" is not a province.
     text = str(code).strip()
     if text.isascii() and text.isdigit() and len(text) <= width:
         return text.zfill(width)
     return text
+
+
+def _unit(units: dict[str, U], level: str, code: object, width: int, example: str) -> U:
+    """The unit with this code, or a KeyError that names the codes expected."""
+    try:
+        return units[_normalise_code(code, width)]
+    except KeyError:
+        digits = {2: "two", 5: "five"}[width]
+        raise KeyError(
+            f"unknown {level} code {code!r}: expected one of the {len(units)} "
+            f"{digits}-digit codes of Decision 19/2025/QD-TTg, e.g. {example}"
+        ) from None
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -129,25 +144,11 @@ class Geography:
 
     def province(self, code: str) -> Province:
         """The province with this 2-digit code ("1" is read as "01")."""
-        key = _normalise_code(code, 2)
-        try:
-            return self.provinces[key]
-        except KeyError:
-            raise KeyError(
-                f"unknown province code {code!r}: expected one of the {len(self.provinces)} "
-                "two-digit codes of Decision 19/2025/QD-TTg, e.g. '01' (Hà Nội) or '68' (Lâm Đồng)"
-            ) from None
+        return _unit(self.provinces, "province", code, 2, "'01' (Hà Nội) or '68' (Lâm Đồng)")
 
     def commune(self, code: str) -> Commune:
         """The commune with this 5-digit code ("4" is read as "00004")."""
-        key = _normalise_code(code, 5)
-        try:
-            return self.communes[key]
-        except KeyError:
-            raise KeyError(
-                f"unknown commune code {code!r}: expected one of the {len(self.communes)} "
-                "five-digit codes of Decision 19/2025/QD-TTg, e.g. '00004' (Phường Ba Đình)"
-            ) from None
+        return _unit(self.communes, "commune", code, 5, "'00004' (Phường Ba Đình)")
 
     def is_province(self, code: object) -> bool:
         """True if code names a province."""

@@ -6,7 +6,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
-from ioc.geo import Geography, geography
+from ioc.geo import Commune, Geography, Province, geography
 from ioc.geo.names import fold_key, name_key
 from ioc.population.models import AreaAggregate, IdQuery, NameQuery, Person, Query
 
@@ -61,14 +61,7 @@ class PopulationDirectory(ABC):
     def province_aggregate(self, code: str) -> AreaAggregate:
         """Population scale, area and density of one province (figures of the province file)."""
         p = self.geo.province(code)
-        return AreaAggregate(
-            code=p.code,
-            name=p.name,
-            level="province",
-            province_code=p.code,
-            population=p.population,
-            area_km2=p.area_km2,
-        )
+        return _aggregate(p, "province", p.code)
 
     def commune_aggregates(self, province_code: str | None = None) -> list[AreaAggregate]:
         """Population scale, area and density of the communes of one province, or of all."""
@@ -81,14 +74,7 @@ class PopulationDirectory(ABC):
     def commune_aggregate(self, code: str) -> AreaAggregate:
         """Population scale, area and density of one commune (None where the source has none)."""
         c = self.geo.commune(code)
-        return AreaAggregate(
-            code=c.code,
-            name=c.name,
-            level="commune",
-            province_code=c.province_code,
-            population=c.population,
-            area_km2=c.area_km2,
-        )
+        return _aggregate(c, "commune", c.province_code)
 
     # -- person lookups ------------------------------------------------------------
 
@@ -122,3 +108,15 @@ class PopulationDirectory(ABC):
                 query.commune_code, query.full_name, query.birth_year, limit=limit
             )
         raise TypeError(f"unknown query {query!r}")
+
+
+def _aggregate(unit: Province | Commune, level: str, province_code: str) -> AreaAggregate:
+    """The population scale, area and density of one province or commune of the geography."""
+    return AreaAggregate(
+        code=unit.code,
+        name=unit.name,
+        level=level,
+        province_code=province_code,
+        population=unit.population,
+        area_km2=unit.area_km2,
+    )

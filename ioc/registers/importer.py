@@ -23,15 +23,19 @@ MAX_ROWS = 500_000
 SIGNAL_SET = frozenset(("none", "2G", "3G", "4G", "5G"))
 MAX_BYTES = 100 * 1024 * 1024
 # Header aliases (folded to lower case, spaces and dashes to "_") → field.
-VILLAGE_HEADERS = {
+# The place columns both registers share.
+PLACE_HEADERS = {
     "province": "province",
     "ma_tinh": "province",
     "ward": "ward",
     "commune_code": "ward",
     "ma_xa": "ward",
     "commune": "commune",
-    "xa": "commune",
     "ten_xa": "commune",
+}
+VILLAGE_HEADERS = {
+    **PLACE_HEADERS,
+    "xa": "commune",
     "name": "name",
     "village": "name",
     "ten_thon": "name",
@@ -56,13 +60,7 @@ VILLAGE_HEADERS = {
 CAMERA_HEADERS = {
     "id": "id",
     "camera": "id",
-    "province": "province",
-    "ma_tinh": "province",
-    "ward": "ward",
-    "commune_code": "ward",
-    "ma_xa": "ward",
-    "commune": "commune",
-    "ten_xa": "commune",
+    **PLACE_HEADERS,
     "owner": "owner",
     "don_vi": "owner",
     "vendor": "vendor",

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ioc.events import Operator
-from ioc.geo import geography
+from ioc.geo import Geography, geography
 
 VillageKind = Literal["thôn", "bản", "tổ dân phố", "ấp", "buôn", "làng", "khu phố"]
 VILLAGE_KINDS: tuple[str, ...] = VillageKind.__args__  # type: ignore[attr-defined]
@@ -40,6 +40,16 @@ def best_signal(levels: dict[str, str]) -> str:
 def village_id(ward: str, name: str) -> str:
     """The register key of a village: its commune code and its name, unique together."""
     return f"{ward}/{' '.join(name.split())}"
+
+
+def _check_ward(ward: str, province: str) -> Geography:
+    """The geography, once ward is a known commune of province (a ValueError otherwise)."""
+    geo = geography()
+    if not geo.is_commune(ward):
+        raise ValueError(f"unknown commune code {ward!r}")
+    if geo.commune(ward).province_code != province:
+        raise ValueError(f"commune {ward} is not in province {province}")
+    return geo
 
 
 class _Row(BaseModel):
@@ -73,11 +83,7 @@ class VillageRow(_Row):
 
     @model_validator(mode="after")
     def _place(self) -> VillageRow:
-        geo = geography()
-        if not geo.is_commune(self.ward):
-            raise ValueError(f"unknown commune code {self.ward!r}")
-        if geo.commune(self.ward).province_code != self.province:
-            raise ValueError(f"commune {self.ward} is not in province {self.province}")
+        geo = _check_ward(self.ward, self.province)
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon must be given together")
         if self.lat is not None and not geo.inside_vietnam(self.lat, self.lon):
@@ -110,9 +116,5 @@ class CameraRow(_Row):
 
     @model_validator(mode="after")
     def _place(self) -> CameraRow:
-        geo = geography()
-        if not geo.is_commune(self.ward):
-            raise ValueError(f"unknown commune code {self.ward!r}")
-        if geo.commune(self.ward).province_code != self.province:
-            raise ValueError(f"commune {self.ward} is not in province {self.province}")
+        _check_ward(self.ward, self.province)
         return self
