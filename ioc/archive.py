@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -65,8 +66,17 @@ def archive_lock(root: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+_KIND = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+
+
 def archive_path(root: Path, kind: str, day: date) -> Path:
-    """Where the events of kind on day are archived."""
+    """Where the events of kind on day are archived.
+
+    The kind comes from stored rows: it names a folder only if it has the shape of an
+    event kind (ingest accepts known kinds only; this holds for rows written otherwise).
+    """
+    if not _KIND.fullmatch(kind):
+        raise ValueError(f"not an event kind, refused as an archive folder: {kind!r}")
     return root / kind / f"{day.isoformat()}.parquet"
 
 

@@ -290,3 +290,12 @@ def test_cli_on_a_store_without_schema_says_what_to_do(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = CliRunner().invoke(cli, ["--db-url", url, "db", "retention"])
     assert result.exit_code == 1 and "ioc db migrate" in result.output
+
+
+@pytest.mark.parametrize("kind", ["../etc", "a/b.c", "security.intrusion/..", "", ".hidden"])
+def test_archive_folder_is_never_a_stored_kind_that_is_not_a_kind(tmp_path, kind):
+    with pytest.raises(ValueError, match="not an event kind"):
+        archive_path(tmp_path, kind, date(2026, 1, 1))
+    assert archive_path(tmp_path, "transport.position", date(2026, 1, 1)) == (
+        tmp_path / "transport.position" / "2026-01-01.parquet"
+    )
