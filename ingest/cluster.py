@@ -31,9 +31,9 @@ from typing import Any
 
 from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
-from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, WriterHost, open_store_until_up
 from ioc.settings import Settings
-from ioc.store import Store, open_store
+from ioc.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def declare_queue(channel: Any, queue: str, prefix: str, replicas: int = 0) -> N
     channel.queue_bind(queue, "amq.topic", routing_key=routing_key(f"{prefix}/#"))
 
 
-class AmqpIngestWorker:
+class AmqpIngestWorker(WriterHost):
     """One AMQP consumer of the ingest queue feeding one store writer."""
 
     def __init__(
@@ -137,7 +137,9 @@ class AmqpIngestWorker:
             store = self._open_store()
             if store is None:
                 return 0
-            self._start_writer(store)
+            if self.options.metrics_port:
+                self.metrics.serve(self.options.metrics_port, self.options.metrics_host)
+            self._start_writer(store, self.stats.worker_id)
             self._consume_forever()
         finally:
             ok = self._shutdown()
@@ -152,30 +154,6 @@ class AmqpIngestWorker:
                 who=self.stats.worker_id,
             )
         return self._store
-
-    def _start_writer(self, store: Store) -> None:
-        opts = self.options
-        if opts.metrics_port:
-            self.metrics.serve(opts.metrics_port, opts.metrics_host)
-        self.writer = BatchWriter(
-            store,
-            stats=self.stats,
-            metrics=self.metrics,
-            ack=self._ack,
-            decode=self.decoder.decode,
-            batch_size=opts.batch_size,
-            batch_ms=opts.batch_ms,
-            heartbeat_s=opts.heartbeat_s,
-            reopen=(lambda: open_store(self.settings.db_url)) if self._owns_store else None,
-        )
-        self._writer_thread = threading.Thread(
-            target=self._run_writer, name=f"{self.stats.worker_id}-writer", daemon=True
-        )
-        self._writer_thread.start()
-
-    def _run_writer(self) -> None:
-        assert self.writer is not None
-        self._writer_ok = self.writer.run()
 
     def _shutdown(self) -> bool:
         self._draining = True

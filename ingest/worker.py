@@ -33,7 +33,7 @@ from ingest.decode import Decoder, Received
 from ingest.metrics import WorkerMetrics, WorkerStats
 from ingest.mqtt import IngestClient, connect_properties, subscription
 from ingest.retention import start_retention  # retention: the scheduled job
-from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, open_store_until_up
+from ingest.writer import DEFAULT_HEARTBEAT_S, BatchWriter, WriterHost, open_store_until_up
 from ioc.broker import BrokerUrl
 from ioc.broker.client import connect_kwargs, mqtt_client
 from ioc.geo import geography
@@ -106,7 +106,7 @@ class WorkerOptions:
         return options
 
 
-class IngestWorker:
+class IngestWorker(WriterHost):
     """One MQTT session feeding one store writer."""
 
     def __init__(self, settings: Settings, options: WorkerOptions, *, store: Store | None = None):
@@ -232,21 +232,7 @@ class IngestWorker:
         # Load the geography (communes, country outline, point index) before the first
         # message, not during it: it takes about a second.
         geography().locate(21.0285, 105.8542)
-        self.writer = BatchWriter(
-            store,
-            stats=self.stats,
-            metrics=self.metrics,
-            ack=self._ack,
-            decode=self.decoder.decode,
-            batch_size=opts.batch_size,
-            batch_ms=opts.batch_ms,
-            heartbeat_s=opts.heartbeat_s,
-            reopen=(lambda: open_store(self.settings.db_url)) if self._owns_store else None,
-        )
-        self._writer_thread = threading.Thread(
-            target=self._run_writer, name=f"{opts.client_id}-writer", daemon=True
-        )
-        self._writer_thread.start()
+        self._start_writer(store, opts.client_id)
         start_retention(self.settings, store, opts, self._stop)  # retention: ingest/retention.py
         self.client = self._make_client()
         client = self.client
@@ -272,10 +258,6 @@ class IngestWorker:
                 who=self.options.client_id,
             )
         return self._store
-
-    def _run_writer(self) -> None:
-        assert self.writer is not None
-        self._writer_ok = self.writer.run()
 
     def shutdown(self) -> bool:
         """Stop reading, commit and ack what is held, close the session; True if fully drained."""

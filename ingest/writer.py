@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ingest.decode import Received, finish_batch
 from ingest.metrics import WorkerMetrics, WorkerStats
@@ -348,6 +349,41 @@ class BatchWriter:
             self.store.heartbeat(self.stats.health())
         except Exception as exc:  # health reporting must not stop ingest
             logger.debug("%s: heartbeat not stored: %s", self.stats.worker_id, _describe(exc))
+
+
+class WriterHost:
+    """The writer thread of an ingest process: the MQTT worker and the cluster consumer.
+
+    The host supplies settings, options (batch_size, batch_ms, heartbeat_s), stats,
+    metrics, decoder, _ack and _owns_store; this starts its BatchWriter in a thread.
+    """
+
+    writer: BatchWriter | None
+    _writer_thread: threading.Thread | None
+    _writer_ok: bool
+
+    def _start_writer(self, store: Store, thread_name: str) -> None:
+        host: Any = self
+        opts = host.options
+        self.writer = BatchWriter(
+            store,
+            stats=host.stats,
+            metrics=host.metrics,
+            ack=host._ack,
+            decode=host.decoder.decode,
+            batch_size=opts.batch_size,
+            batch_ms=opts.batch_ms,
+            heartbeat_s=opts.heartbeat_s,
+            reopen=(lambda: open_store(host.settings.db_url)) if host._owns_store else None,
+        )
+        self._writer_thread = threading.Thread(
+            target=self._run_writer, name=f"{thread_name}-writer", daemon=True
+        )
+        self._writer_thread.start()
+
+    def _run_writer(self) -> None:
+        assert self.writer is not None
+        self._writer_ok = self.writer.run()
 
 
 def _describe(exc: BaseException) -> str:
